@@ -12,3 +12,10 @@ pub mod proto {
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         tonic::include_file_descriptor_set!("compact_asr_descriptor");
 }
+
+pub mod audio;
+pub mod decode;
+pub mod features;
+pub mod error;
+pub mod model;
+pub mod pipeline;

@@ -1,0 +1,1 @@
+"""Synthetic English speech corpus builder (text, TTS engines, augmentation, manifests)."""

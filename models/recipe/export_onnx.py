@@ -1,0 +1,237 @@
+"""Export a trained checkpoint to models/NAME/{model.onnx, model.toml, reference/}.
+
+Why hand-built with onnx.helper: the graph is small and fully specified by the contract
+(docs/model-contract.md), and building it node by node keeps it independent of
+torch.onnx's exporter. One ONNX `LSTM` op per layer (layout 0) runs in both tract and
+onnxruntime; its state is sliced from / concatenated into the `h_in`/`c_in` ->
+`h_out`/`c_out` tensors the server carries between chunks.
+
+The script checks its own output with onnxruntime before returning:
+whole-utterance ONNX == PyTorch, and uneven chunks carrying state == whole (max |diff| < 1e-4).
+
+  python export_onnx.py work/exp/best.pt --out ../baseline --name baseline \
+      --reference-manifest work/manifests/test.tsv
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+import features as F
+from model import VOCAB, AcousticModel, count_parameters
+
+OPSET = 17
+TOLERANCE = 1e-4
+# PyTorch stacks LSTM gates as i, f, g(=c), o; ONNX as i, o, f, c.
+TORCH_TO_ONNX_GATES = [0, 3, 1, 2]
+
+
+def load_model(checkpoint: Path) -> AcousticModel:
+    ck = torch.load(checkpoint, weights_only=False, map_location="cpu")
+    model = AcousticModel(**ck["config"])
+    model.load_state_dict(ck["model"])
+    return model.eval()
+
+
+def onnx_gates(w: torch.Tensor, hidden: int) -> np.ndarray:
+    """Reorder the 4 gate blocks along axis 0 from PyTorch to ONNX order."""
+    blocks = w.detach().float().numpy().reshape(4, hidden, *w.shape[1:])
+    return np.ascontiguousarray(blocks[TORCH_TO_ONNX_GATES].reshape(w.shape))
+
+
+def build_graph(model: AcousticModel) -> onnx.ModelProto:
+    n, layers, rnn = model.hidden, model.layers, model.rnn
+    dim, vocab = model.config["input_dim"], model.config["vocab"]
+    inits = [
+        numpy_helper.from_array(model.cmvn_mean.numpy().astype(np.float32), "cmvn_mean"),
+        numpy_helper.from_array(model.cmvn_inv_std.numpy().astype(np.float32), "cmvn_inv_std"),
+    ]
+    nodes = [
+        helper.make_node("Sub", ["features", "cmvn_mean"], ["centered"]),
+        helper.make_node("Mul", ["centered", "cmvn_inv_std"], ["normalized"]),
+        helper.make_node("Transpose", ["normalized"], ["x_0"], perm=[1, 0, 2]),  # [T, B, D]
+        helper.make_node("Constant", [], ["squeeze_axes"],
+                         value=numpy_helper.from_array(np.array([1], np.int64))),
+        helper.make_node("Constant", [], ["slice_axes"],
+                         value=numpy_helper.from_array(np.array([0], np.int64))),
+    ]
+    h_outs, c_outs = [], []
+    for k in range(layers):
+        w = onnx_gates(getattr(rnn, f"weight_ih_l{k}"), n)[None]
+        r = onnx_gates(getattr(rnn, f"weight_hh_l{k}"), n)[None]
+        b = np.concatenate([onnx_gates(getattr(rnn, f"bias_ih_l{k}"), n),
+                            onnx_gates(getattr(rnn, f"bias_hh_l{k}"), n)])[None]
+        inits += [numpy_helper.from_array(w, f"lstm{k}_W"), numpy_helper.from_array(r, f"lstm{k}_R"),
+                  numpy_helper.from_array(b, f"lstm{k}_B"),
+                  numpy_helper.from_array(np.array([k], np.int64), f"lstm{k}_start"),
+                  numpy_helper.from_array(np.array([k + 1], np.int64), f"lstm{k}_end")]
+        nodes += [
+            helper.make_node("Slice", ["h_in", f"lstm{k}_start", f"lstm{k}_end", "slice_axes"], [f"h0_{k}"]),
+            helper.make_node("Slice", ["c_in", f"lstm{k}_start", f"lstm{k}_end", "slice_axes"], [f"c0_{k}"]),
+            helper.make_node("LSTM", [f"x_{k}", f"lstm{k}_W", f"lstm{k}_R", f"lstm{k}_B", "", f"h0_{k}", f"c0_{k}"],
+                             [f"y_{k}", f"h_{k}", f"c_{k}"], hidden_size=n, direction="forward", layout=0,
+                             name=f"lstm{k}"),
+            helper.make_node("Squeeze", [f"y_{k}", "squeeze_axes"], [f"x_{k + 1}"]),  # [T, B, n]
+        ]
+        h_outs.append(f"h_{k}")
+        c_outs.append(f"c_{k}")
+    inits += [numpy_helper.from_array(model.output.weight.detach().numpy().T.copy(), "out_W"),
+              numpy_helper.from_array(model.output.bias.detach().numpy().copy(), "out_b")]
+    nodes += [
+        helper.make_node("Concat", h_outs, ["h_out"], axis=0),
+        helper.make_node("Concat", c_outs, ["c_out"], axis=0),
+        helper.make_node("Transpose", [f"x_{layers}"], ["y_btn"], perm=[1, 0, 2]),  # [B, T, n]
+        helper.make_node("MatMul", ["y_btn", "out_W"], ["logits_nb"]),
+        helper.make_node("Add", ["logits_nb", "out_b"], ["logits"]),
+        helper.make_node("LogSoftmax", ["logits"], ["log_probs"], axis=-1),
+    ]
+    f32 = TensorProto.FLOAT
+    graph = helper.make_graph(
+        nodes, "compact_asr_lstm_ctc",
+        inputs=[helper.make_tensor_value_info("features", f32, ["batch", "time", dim]),
+                helper.make_tensor_value_info("h_in", f32, [layers, "batch", n]),
+                helper.make_tensor_value_info("c_in", f32, [layers, "batch", n])],
+        outputs=[helper.make_tensor_value_info("log_probs", f32, ["batch", "time", vocab]),
+                 helper.make_tensor_value_info("h_out", f32, [layers, "batch", n]),
+                 helper.make_tensor_value_info("c_out", f32, [layers, "batch", n])],
+        initializer=inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="compact-asr recipe")
+    proto.ir_version = 8
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def model_toml(model: AcousticModel, name: str, description: str) -> str:
+    L, n = model.layers, model.hidden
+    tokens = ", ".join(f'"{t}"' for t in VOCAB)
+    return f"""[model]
+name = "{name}"
+onnx = "model.onnx"
+variant = "dense"
+description = "{description}"
+
+[features]
+sample_rate = {F.SAMPLE_RATE}
+num_mel_bins = {F.NUM_MEL_BINS}
+frame_length_ms = 25.0
+frame_shift_ms = 10.0
+preemph_coeff = 0.97
+remove_dc_offset = true
+low_freq = 20.0
+high_freq = 0.0
+input_scale = {F.INPUT_SCALE}
+
+[frames]
+stack = {F.STACK}
+subsample = {F.SUBSAMPLE}
+
+[onnx]
+input = "features"
+output = "log_probs"
+
+[[state]]
+input = "h_in"
+output = "h_out"
+shape = [{L}, 1, {n}]
+batch_axis = 1
+
+[[state]]
+input = "c_in"
+output = "c_out"
+shape = [{L}, 1, {n}]
+batch_axis = 1
+
+[vocab]
+blank_id = 0
+tokens = [{tokens}]
+"""
+
+
+def run_onnx(session: ort.InferenceSession, feats: np.ndarray, layers: int, hidden: int,
+             chunks: list[int] | None = None) -> np.ndarray:
+    """Run [T, D] features (batch 1) whole or in the given chunk sizes, carrying state."""
+    h = np.zeros((layers, 1, hidden), np.float32)
+    c = np.zeros_like(h)
+    chunks = chunks or [feats.shape[0]]
+    outs, t = [], 0
+    for size in chunks:
+        piece = feats[t:t + size][None]
+        t += size
+        if piece.shape[1] == 0:
+            continue
+        lp, h, c = session.run(["log_probs", "h_out", "c_out"], {"features": piece, "h_in": h, "c_in": c})
+        outs.append(lp[0])
+    return np.concatenate(outs)
+
+
+def uneven_chunks(total: int) -> list[int]:
+    sizes, pattern, k = [], [1, 7, 3, 16, 2, 11, 5], 0
+    while sum(sizes) < total:
+        sizes.append(pattern[k % len(pattern)])
+        k += 1
+    return sizes
+
+
+def pick_reference(manifest: Path) -> dict:
+    """The first utterance of 2-4 s (the contract's reference should be short)."""
+    rows = F.read_manifest(manifest)
+    fitting = [r for r in rows if 2.0 <= r["duration"] <= 4.0]
+    return (fitting or sorted(rows, key=lambda r: abs(r["duration"] - 3.0)))[0]
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="model folder, e.g. models/baseline")
+    p.add_argument("--name", default="baseline")
+    p.add_argument("--reference-manifest", type=Path, required=True,
+                   help="manifest to take the reference utterance from (test set)")
+    a = p.parse_args(argv)
+    torch.set_num_threads(2)
+
+    model = load_model(a.checkpoint)
+    proto = build_graph(model)
+    a.out.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, a.out / "model.onnx")
+    description = f"{model.layers}x{model.hidden} unidirectional LSTM, char CTC, {count_parameters(model)} parameters"
+    (a.out / "model.toml").write_text(model_toml(model, a.name, description))
+
+    ref = pick_reference(a.reference_manifest)
+    feats = F.model_features(ref["path"])
+    with torch.no_grad():
+        torch_lp = model(torch.from_numpy(feats)[None])[0][0].numpy()
+        explicit_lp = model(torch.from_numpy(feats)[None], explicit=True)[0][0].numpy()
+    session = ort.InferenceSession(str(a.out / "model.onnx"), providers=["CPUExecutionProvider"])
+    whole = run_onnx(session, feats, model.layers, model.hidden)
+    chunked = run_onnx(session, feats, model.layers, model.hidden, uneven_chunks(feats.shape[0]))
+    d_torch = float(np.abs(whole - torch_lp).max())
+    d_explicit = float(np.abs(explicit_lp - torch_lp).max())
+    d_chunk = float(np.abs(chunked - whole).max())
+    print(f"reference {ref['id']}: {feats.shape[0]} frames, '{ref['text']}'")
+    print(f"max |ONNX - PyTorch| = {d_torch:.2e}; max |explicit cell - nn.LSTM| = {d_explicit:.2e}; "
+          f"max |chunked - whole| = {d_chunk:.2e}")
+    if max(d_torch, d_chunk, d_explicit) >= TOLERANCE:
+        sys.exit(f"export check failed (tolerance {TOLERANCE})")
+
+    refdir = a.out / "reference"
+    refdir.mkdir(exist_ok=True)
+    feats.astype("<f4").tofile(refdir / "features.f32")
+    torch_lp.astype("<f4").tofile(refdir / "log_probs.f32")
+    text = ref["text"].replace("\\", "\\\\").replace('"', '\\"')
+    (refdir / "reference.toml").write_text(
+        f'frames = {feats.shape[0]}\ndim = {feats.shape[1]}\nvocab = {torch_lp.shape[1]}\n'
+        f'text = "{text}"\nid = "{ref["id"]}"\n')
+    size = (a.out / "model.onnx").stat().st_size
+    print(f"wrote {a.out / 'model.onnx'} ({size / 1e6:.2f} MB), model.toml, reference/ -- checks passed")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,206 @@
+"""Train the LSTM-CTC acoustic model on cached features (see features.py).
+
+Why it looks like this: the machine has 2 CPU cores and a fixed wall-clock budget, so
+batches are length-sorted buckets (little padding), the learning-rate schedule is a
+function of the global step (resuming reproduces it), every epoch writes a resumable
+checkpoint, and the best epoch by validation WER is kept for export.
+
+  python train.py --train work/feats/train --dev work/feats/dev --exp work/exp --epochs 4
+
+Outputs in --exp: last.pt (resume point), best.pt (best validation WER), log lines on stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from features import load_cache
+from metrics import ErrorRate
+from model import AcousticModel, count_parameters, encode_text, greedy_decode
+
+
+class Corpus:
+    """Cached utterances with their token ids, read from memory-mapped shards."""
+
+    def __init__(self, feat_dir: Path):
+        self.shards, utts = load_cache(feat_dir)
+        self.utts, self.dropped = [], 0
+        for uid, shard, off, n, text in utts:
+            ids = encode_text(text)
+            # CTC needs a frame per label plus a blank between repeated labels.
+            need = len(ids) + sum(a == b for a, b in zip(ids, ids[1:]))
+            if need > n:
+                self.dropped += 1
+                continue
+            self.utts.append((uid, shard, off, n, text, ids))
+
+    def frames(self) -> int:
+        return sum(u[3] for u in self.utts)
+
+    def batch(self, idx: list[int]):
+        """Padded float32 features [B, T, D], lengths, concatenated targets, target lengths."""
+        rows = [self.utts[i] for i in idx]
+        t = max(r[3] for r in rows)
+        x = np.zeros((len(rows), t, self.shards[0].shape[1]), dtype=np.float32)
+        for k, (_, shard, off, n, _, _) in enumerate(rows):
+            x[k, :n] = self.shards[shard][off:off + n]
+        lengths = torch.tensor([r[3] for r in rows])
+        targets = torch.tensor([i for r in rows for i in r[5]])
+        target_lengths = torch.tensor([len(r[5]) for r in rows])
+        return torch.from_numpy(x), lengths, targets, target_lengths, [r[4] for r in rows]
+
+
+def make_batches(corpus: Corpus, max_frames: int, max_utts: int, seed: int) -> list[list[int]]:
+    """Length-sorted buckets (padded frames <= max_frames), shuffled in a seeded order."""
+    rng = random.Random(seed)
+    order = sorted(range(len(corpus.utts)), key=lambda i: (corpus.utts[i][3], rng.random()))
+    batches, cur = [], []
+    for i in order:
+        n = corpus.utts[i][3]
+        if cur and (n * (len(cur) + 1) > max_frames or len(cur) >= max_utts):
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    rng.shuffle(batches)
+    return batches
+
+
+def learning_rate(step: int, total: int, peak: float, warmup: int, final_ratio: float) -> float:
+    """Linear warmup, then cosine decay to peak * final_ratio at the last step."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def validate(model: AcousticModel, corpus: Corpus, idx: list[int], max_frames: int) -> ErrorRate:
+    model.eval()
+    er = ErrorRate()
+    idx = sorted(idx, key=lambda i: corpus.utts[i][3])
+    batch: list[int] = []
+    for i in idx + [None]:
+        if i is not None and (not batch or corpus.utts[i][3] * (len(batch) + 1) <= max_frames):
+            batch.append(i)
+            continue
+        x, lengths, _, _, texts = corpus.batch(batch)
+        best = model(x, lengths)[0].argmax(-1)
+        for k, text in enumerate(texts):
+            er.add(text, greedy_decode(best[k, : lengths[k]].tolist()))
+        batch = [i] if i is not None else []
+    model.train()
+    return er
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--train", type=Path, required=True, help="feature cache of the training set")
+    p.add_argument("--dev", type=Path, required=True, help="feature cache for validation")
+    p.add_argument("--exp", type=Path, required=True, help="checkpoint folder")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--dropout", type=float, default=0.15)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=200, help="warmup steps")
+    p.add_argument("--final-lr-ratio", type=float, default=0.05)
+    p.add_argument("--batch-frames", type=int, default=12000, help="max padded frames per batch")
+    p.add_argument("--batch-utts", type=int, default=96)
+    p.add_argument("--clip", type=float, default=5.0)
+    p.add_argument("--valid-utts", type=int, default=200)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--log-every", type=int, default=20)
+    a = p.parse_args(argv)
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    random.seed(a.seed)
+    np.random.seed(a.seed)
+    a.exp.mkdir(parents=True, exist_ok=True)
+
+    train, dev = Corpus(a.train), Corpus(a.dev)
+    valid_idx = sorted(random.Random(a.seed).sample(range(len(dev.utts)), min(a.valid_utts, len(dev.utts))))
+    print(f"train: {len(train.utts)} utts, {train.frames()} frames ({train.frames() * 0.03 / 3600:.2f} h), "
+          f"{train.dropped} dropped (too short for CTC); validation: {len(valid_idx)} dev utts", flush=True)
+
+    stats = np.load(a.train / "stats.npz")
+    model = AcousticModel(input_dim=train.shards[0].shape[1], hidden=a.hidden, layers=a.layers,
+                          dropout=a.dropout)
+    model.set_cmvn(stats["mean"], stats["std"])
+    print(f"model: {a.layers}x{a.hidden} LSTM, {count_parameters(model)} parameters", flush=True)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    ctc = torch.nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True)
+
+    steps_per_epoch = len(make_batches(train, a.batch_frames, a.batch_utts, a.seed))
+    total_steps = steps_per_epoch * a.epochs
+    start_epoch, step, best_wer, history = 0, 0, float("inf"), []
+    last = a.exp / "last.pt"
+    if last.exists():
+        ck = torch.load(last, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        start_epoch, step, best_wer, history = ck["epoch"], ck["step"], ck["best_wer"], ck["history"]
+        torch.set_rng_state(ck["torch_rng"])
+        print(f"resumed after epoch {start_epoch} (step {step}, best WER {best_wer:.4f})", flush=True)
+
+    model.train()
+    t_start = time.time()
+    done_frames = 0
+    for epoch in range(start_epoch, a.epochs):
+        batches = make_batches(train, a.batch_frames, a.batch_utts, a.seed + epoch)
+        t_epoch, ep_loss, ep_utts, ep_frames = time.time(), 0.0, 0, 0
+        for b, idx in enumerate(batches):
+            x, lengths, targets, target_lengths, _ = train.batch(idx)
+            lr = learning_rate(step, total_steps, a.lr, a.warmup, a.final_lr_ratio)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            log_probs, _ = model(x, lengths)
+            loss = ctc(log_probs.transpose(0, 1), targets, lengths, target_lengths) / len(idx)
+            opt.zero_grad()
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+            opt.step()
+            step += 1
+            n = int(lengths.sum())
+            ep_loss += loss.item() * len(idx)
+            ep_utts += len(idx)
+            ep_frames += n
+            done_frames += n
+            if b % a.log_every == 0 or b == len(batches) - 1:
+                el = time.time() - t_start
+                fps = done_frames / el
+                left = (train.frames() * (a.epochs - epoch) - ep_frames) / fps
+                print(f"epoch {epoch + 1}/{a.epochs} batch {b + 1}/{len(batches)} step {step} "
+                      f"loss {loss.item():.3f} (epoch avg {ep_loss / ep_utts:.3f}) lr {lr:.2e} "
+                      f"|g| {grad_norm:.2f} {fps:.0f} frames/s ETA {left / 60:.1f} min", flush=True)
+        ep_time = time.time() - t_epoch
+        er = validate(model, dev, valid_idx, 4 * a.batch_frames)
+        history.append(dict(epoch=epoch + 1, loss=ep_loss / ep_utts, wer=er.wer, cer=er.cer,
+                            seconds=ep_time))
+        print(f"epoch {epoch + 1} done in {ep_time / 60:.1f} min: train loss {ep_loss / ep_utts:.3f}, "
+              f"valid WER {er.wer:.4f} CER {er.cer:.4f}", flush=True)
+        ck = dict(model=model.state_dict(), opt=opt.state_dict(), epoch=epoch + 1, step=step,
+                  best_wer=min(best_wer, er.wer), history=history, config=model.config,
+                  args=vars(a), torch_rng=torch.get_rng_state())
+        if er.wer < best_wer:
+            best_wer = er.wer
+            torch.save(ck, a.exp / "best.pt")
+            print(f"new best (WER {er.wer:.4f}) -> {a.exp / 'best.pt'}", flush=True)
+        torch.save(ck, a.exp / "last.tmp")
+        (a.exp / "last.tmp").replace(last)
+    print(f"training finished: {time.time() - t_start:.0f} s this run, best valid WER {best_wer:.4f}",
+          flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

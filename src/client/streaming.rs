@@ -1,0 +1,213 @@
+//! Streams one recording to a server the way a live client would: the config first, then
+//! LINEAR16 chunks of a fixed duration (optionally paced at real time), then a half-close,
+//! and collects the partials and the final result.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::audio::DecodedAudio;
+use crate::proto::recognition_config::AudioEncoding;
+use crate::proto::recognizer_client::RecognizerClient;
+use crate::proto::streaming_recognize_request::StreamingRequest;
+use crate::proto::{
+    RecognitionConfig, StreamingRecognitionConfig, StreamingRecognitionResult,
+    StreamingRecognizeRequest,
+};
+
+use super::ClientError;
+
+/// How to stream a recording.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    /// Audio per request message.
+    pub chunk_ms: u32,
+    /// Send each chunk only once its audio would have been spoken (a live microphone).
+    pub realtime: bool,
+    /// Ask for partial results.
+    pub interim_results: bool,
+    /// Ask for word start/end times in the final result.
+    pub word_time_offsets: bool,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            chunk_ms: 100,
+            realtime: false,
+            interim_results: false,
+            word_time_offsets: false,
+        }
+    }
+}
+
+/// What came back for one streamed recording, with the timings the bench reports.
+#[derive(Debug, Clone)]
+pub struct StreamOutcome {
+    /// The final result (its first alternative is the transcript).
+    pub final_result: StreamingRecognitionResult,
+    /// Transcripts of the partial results, in arrival order.
+    pub partials: Vec<String>,
+    /// Duration of the audio sent.
+    pub audio: Duration,
+    /// When the first audio chunk was handed to the transport.
+    pub first_chunk_sent: Instant,
+    /// When the last audio chunk was handed to the transport.
+    pub last_chunk_sent: Instant,
+    /// When the final result arrived.
+    pub final_received: Instant,
+}
+
+impl StreamOutcome {
+    /// The final transcript.
+    pub fn transcript(&self) -> &str {
+        self.final_result
+            .alternatives
+            .first()
+            .map_or("", |a| a.transcript.as_str())
+    }
+}
+
+/// Connects to a server at `url` (e.g. `http://127.0.0.1:50051`).
+pub async fn connect(url: &str) -> Result<RecognizerClient<Channel>, ClientError> {
+    let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| ClientError::Url {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|source| ClientError::Connect {
+            url: url.to_owned(),
+            source,
+        })?;
+    Ok(RecognizerClient::new(channel))
+}
+
+/// Mono f32 in [-1, 1] → 16-bit little-endian PCM, scaled by 32768 (so 16-bit WAV samples
+/// read as `i / 32768` come back exactly), rounded and clipped.
+pub fn linear16(samples: &[f32]) -> Vec<u8> {
+    samples
+        .iter()
+        .flat_map(|&s| ((s * 32768.0).round().clamp(-32768.0, 32767.0) as i16).to_le_bytes())
+        .collect()
+}
+
+/// Streams `audio` as LINEAR16 at its own sample rate and waits for the final result.
+pub async fn stream_audio(
+    client: &mut RecognizerClient<Channel>,
+    audio: &DecodedAudio,
+    options: &StreamOptions,
+) -> Result<StreamOutcome, ClientError> {
+    let samples_per_chunk =
+        (audio.sample_rate as usize * options.chunk_ms as usize / 1000).max(1);
+    let chunks: Vec<Vec<u8>> = audio
+        .samples
+        .chunks(samples_per_chunk)
+        .map(linear16)
+        .collect();
+    let chunk_count = chunks.len();
+    let chunk_duration = Duration::from_millis(options.chunk_ms.into());
+
+    let (tx, rx) = mpsc::channel(4);
+    let first_sent = Arc::new(OnceLock::new());
+    let last_sent = Arc::new(OnceLock::new());
+    let requests = {
+        let (first_sent, last_sent) = (Arc::clone(&first_sent), Arc::clone(&last_sent));
+        let polled = AtomicUsize::new(0);
+        // Message 0 is the config, 1..=chunk_count the audio: note when tonic takes them.
+        ReceiverStream::new(rx).map(move |request| {
+            let index = polled.fetch_add(1, Ordering::Relaxed);
+            if index == 1 {
+                let _ = first_sent.set(Instant::now());
+            }
+            if index == chunk_count {
+                let _ = last_sent.set(Instant::now());
+            }
+            request
+        })
+    };
+    let config = config_request(audio.sample_rate, options);
+    let realtime = options.realtime;
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        if tx.send(config).await.is_err() {
+            return;
+        }
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            if realtime {
+                // Chunk i has been "spoken" once its end time has passed.
+                let spoken = chunk_duration.saturating_mul(u32::try_from(i + 1).unwrap_or(u32::MAX));
+                tokio::time::sleep_until(start + spoken).await;
+            }
+            let request = StreamingRecognizeRequest {
+                streaming_request: Some(StreamingRequest::AudioContent(chunk)),
+            };
+            if tx.send(request).await.is_err() {
+                return; // the call ended early; its status says why
+            }
+        }
+        // Dropping `tx` half-closes the request stream.
+    });
+
+    let mut responses = client.streaming_recognize(requests).await?.into_inner();
+    let mut partials = Vec::new();
+    let mut final_result = None;
+    while let Some(response) = responses.message().await? {
+        for result in response.results {
+            if result.is_final {
+                final_result = Some((result, Instant::now()));
+            } else if let Some(alternative) = result.alternatives.first() {
+                partials.push(alternative.transcript.clone());
+            }
+        }
+    }
+    let (final_result, final_received) = final_result.ok_or(ClientError::NoFinal)?;
+    let now = Instant::now();
+    Ok(StreamOutcome {
+        final_result,
+        partials,
+        audio: Duration::from_secs_f64(audio.samples.len() as f64 / f64::from(audio.sample_rate)),
+        first_chunk_sent: first_sent.get().copied().unwrap_or(now),
+        last_chunk_sent: last_sent.get().copied().unwrap_or(now),
+        final_received,
+    })
+}
+
+fn config_request(sample_rate: u32, options: &StreamOptions) -> StreamingRecognizeRequest {
+    StreamingRecognizeRequest {
+        streaming_request: Some(StreamingRequest::StreamingConfig(
+            StreamingRecognitionConfig {
+                config: Some(RecognitionConfig {
+                    encoding: AudioEncoding::Linear16.into(),
+                    sample_rate_hertz: i32::try_from(sample_rate).unwrap_or(i32::MAX),
+                    audio_channel_count: 1,
+                    max_alternatives: 1,
+                    enable_word_time_offsets: options.word_time_offsets,
+                }),
+                interim_results: options.interim_results,
+                single_utterance: false,
+            },
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear16_scales_clips_and_is_little_endian() {
+        let bytes = linear16(&[0.0, 1.0, -1.0, -2.0, 0.5, 100.4 / 32768.0]);
+        let values: Vec<i16> = bytes
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        assert_eq!(values, vec![0, 32767, -32768, -32768, 16384, 100]);
+    }
+}

@@ -1,0 +1,227 @@
+//! The `compact_asr.v1.Recognizer` service: protocol flow for both RPCs.
+//!
+//! Why it looks like this: the async handlers only move messages; every CPU-heavy step
+//! (WAV parsing, features, model runs) happens on tokio's blocking pool, so one busy stream
+//! never stalls another stream's network I/O. A stream owns its pool session; when the call
+//! ends for any reason (final sent, error, client gone) the stream is dropped and the
+//! session goes back to the pool.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::spawn_blocking;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
+
+use crate::audio::{self, Encoding};
+use crate::pipeline::{Engine, Hypothesis, RecognitionStream, StreamEvent, StreamSettings};
+use crate::proto::recognizer_server::Recognizer;
+use crate::proto::streaming_recognize_request::StreamingRequest;
+use crate::proto::{
+    RecognitionConfig, RecognizeRequest, RecognizeResponse, StreamingRecognizeRequest,
+    StreamingRecognizeResponse,
+};
+
+use super::responses;
+use super::settings::{self, UnaryAudio};
+use super::status::{RequestError, ServiceError};
+
+/// Responses a stream may queue ahead of a slow reader before recognition waits for it.
+const RESPONSE_QUEUE: usize = 16;
+
+type ResponseSender = mpsc::Sender<Result<StreamingRecognizeResponse, Status>>;
+
+/// Serves recognition requests with one shared [`Engine`].
+#[derive(Debug)]
+pub struct RecognizerService {
+    engine: Engine,
+    next_stream_id: AtomicU64,
+}
+
+impl RecognizerService {
+    pub fn new(engine: Engine) -> Self {
+        RecognizerService {
+            engine,
+            next_stream_id: AtomicU64::new(1),
+        }
+    }
+
+    async fn recognize_whole(
+        &self,
+        config: RecognitionConfig,
+        audio: Vec<u8>,
+    ) -> Result<RecognizeResponse, ServiceError> {
+        let with_words = config.enable_word_time_offsets;
+        let (stream, hypothesis) = match settings::unary_audio(&config)? {
+            UnaryAudio::Pcm(settings) => {
+                let stream = self.engine.open_stream(settings).await?;
+                run_blocking(stream, move |s| {
+                    s.accept_audio(&audio)?;
+                    s.finish()
+                })
+                .await?
+            }
+            UnaryAudio::Wav => {
+                let wav = spawn_blocking(move || audio::read_wav(&audio)).await??;
+                let settings = StreamSettings {
+                    encoding: Encoding::Float32,
+                    sample_rate_hz: wav.sample_rate,
+                    channels: 1,
+                    interim_results: false,
+                };
+                let stream = self.engine.open_stream(settings).await?;
+                run_blocking(stream, move |s| {
+                    s.accept_samples(&wav.samples, wav.sample_rate)?;
+                    s.finish()
+                })
+                .await?
+            }
+        };
+        let audio_length = Duration::from_secs_f64(stream.audio_seconds());
+        log_finished(&stream, &hypothesis);
+        Ok(responses::recognize(&hypothesis, with_words, audio_length))
+    }
+
+    /// Reads the first request (the config) and opens the stream, so that protocol errors
+    /// and RESOURCE_EXHAUSTED end the call with a status before any response is streamed.
+    async fn open_streaming(
+        &self,
+        requests: &mut Streaming<StreamingRecognizeRequest>,
+    ) -> Result<(RecognitionStream, bool), ServiceError> {
+        let first = requests.message().await?.ok_or(RequestError::NoConfig)?;
+        let streaming = match first.streaming_request {
+            Some(StreamingRequest::StreamingConfig(config)) => config,
+            Some(StreamingRequest::AudioContent(_)) | None => {
+                return Err(RequestError::ConfigNotFirst.into())
+            }
+        };
+        let settings = settings::streaming_settings(&streaming)?;
+        let with_words = streaming
+            .config
+            .as_ref()
+            .is_some_and(|c| c.enable_word_time_offsets);
+        if streaming.single_utterance {
+            // No endpointing yet: the one final result comes at half-close, which already
+            // honours "stop after the first final result".
+            tracing::debug!("single_utterance: the final result is sent at half-close");
+        }
+        let stream = self.engine.open_stream(settings).await?;
+        Ok((stream, with_words))
+    }
+}
+
+#[tonic::async_trait]
+impl Recognizer for RecognizerService {
+    async fn recognize(
+        &self,
+        request: Request<RecognizeRequest>,
+    ) -> Result<Response<RecognizeResponse>, Status> {
+        let id = self.next_stream_id.fetch_add(1, Ordering::Relaxed);
+        let request = request.into_inner();
+        let config = request.config.unwrap_or_default();
+        self.recognize_whole(config, request.audio_content)
+            .instrument(tracing::info_span!("recognize", id))
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    type StreamingRecognizeStream = ReceiverStream<Result<StreamingRecognizeResponse, Status>>;
+
+    async fn streaming_recognize(
+        &self,
+        request: Request<Streaming<StreamingRecognizeRequest>>,
+    ) -> Result<Response<Self::StreamingRecognizeStream>, Status> {
+        let id = self.next_stream_id.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::info_span!("stream", id);
+        let mut requests = request.into_inner();
+        let (stream, with_words) = self
+            .open_streaming(&mut requests)
+            .instrument(span.clone())
+            .await?;
+        let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
+        tokio::spawn(
+            async move {
+                if let Err(err) = recognize_stream(stream, requests, &tx, with_words).await {
+                    // The client may be gone already; then nobody is left to tell.
+                    let _ = tx.send(Err(err.into())).await;
+                }
+            }
+            .instrument(span),
+        );
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// Feeds audio requests to the stream until the client half-closes, then sends the final.
+/// Returns early (dropping the stream, freeing its session) if the client goes away.
+async fn recognize_stream(
+    mut stream: RecognitionStream,
+    mut requests: Streaming<StreamingRecognizeRequest>,
+    tx: &ResponseSender,
+    with_words: bool,
+) -> Result<(), ServiceError> {
+    while let Some(request) = requests.message().await? {
+        let audio = match request.streaming_request {
+            Some(StreamingRequest::AudioContent(audio)) => audio,
+            Some(StreamingRequest::StreamingConfig(_)) => {
+                return Err(RequestError::RepeatedConfig.into())
+            }
+            None => return Err(RequestError::EmptyRequest.into()),
+        };
+        let events;
+        (stream, events) = run_blocking(stream, move |s| s.accept_audio(&audio)).await?;
+        for StreamEvent::Partial(hypothesis) in events {
+            if tx.send(Ok(responses::interim(&hypothesis))).await.is_err() {
+                tracing::debug!("client went away");
+                return Ok(());
+            }
+        }
+    }
+    let (stream, hypothesis) = run_blocking(stream, RecognitionStream::finish).await?;
+    log_finished(&stream, &hypothesis);
+    if tx
+        .send(Ok(responses::streaming_final(&hypothesis, with_words)))
+        .await
+        .is_err()
+    {
+        tracing::debug!("client went away before the final result");
+    }
+    Ok(())
+}
+
+/// Runs `work` on the stream on a blocking thread and hands the stream back with its result.
+async fn run_blocking<T, F>(
+    mut stream: RecognitionStream,
+    work: F,
+) -> Result<(RecognitionStream, T), ServiceError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut RecognitionStream) -> Result<T, crate::error::AsrError> + Send + 'static,
+{
+    let (stream, result) = spawn_blocking(move || {
+        let result = work(&mut stream);
+        (stream, result)
+    })
+    .await?;
+    Ok((stream, result?))
+}
+
+fn log_finished(stream: &RecognitionStream, hypothesis: &Hypothesis) {
+    let audio_seconds = stream.audio_seconds();
+    let compute_seconds = stream.compute_seconds();
+    let real_time_factor = if audio_seconds > 0.0 {
+        compute_seconds / audio_seconds
+    } else {
+        0.0
+    };
+    tracing::info!(
+        audio_seconds,
+        compute_seconds,
+        real_time_factor,
+        transcript_chars = hypothesis.text.len(),
+        "recognised"
+    );
+}

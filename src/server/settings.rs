@@ -1,0 +1,176 @@
+//! Turns the client's `RecognitionConfig` into the engine's [`StreamSettings`].
+//!
+//! Why here and not in the engine: these are protocol rules (proto enum values, "0 means 1",
+//! which encoding each RPC allows). Ranges the engine supports (sample rates, channel
+//! counts) are checked once, by `Engine::open_stream`, before it takes a pool session.
+
+use crate::audio::Encoding;
+use crate::pipeline::StreamSettings;
+use crate::proto::recognition_config::AudioEncoding;
+use crate::proto::{RecognitionConfig, StreamingRecognitionConfig};
+
+use super::status::RequestError;
+
+/// What a `Recognize` request's `audio_content` holds.
+#[derive(Debug)]
+pub enum UnaryAudio {
+    /// A WAV file (ENCODING_UNSPECIFIED): its header describes the samples.
+    Wav,
+    /// Raw PCM described by the config.
+    Pcm(StreamSettings),
+}
+
+/// Settings for a `StreamingRecognize` call; its config must name a PCM encoding.
+pub fn streaming_settings(
+    streaming: &StreamingRecognitionConfig,
+) -> Result<StreamSettings, RequestError> {
+    let config = streaming
+        .config
+        .as_ref()
+        .ok_or(RequestError::MissingRecognitionConfig)?;
+    let encoding =
+        pcm_encoding(config.encoding)?.ok_or(RequestError::UnspecifiedStreamingEncoding)?;
+    pcm_settings(config, encoding, streaming.interim_results)
+}
+
+/// How to read a `Recognize` request's audio.
+pub fn unary_audio(config: &RecognitionConfig) -> Result<UnaryAudio, RequestError> {
+    check_max_alternatives(config)?;
+    Ok(match pcm_encoding(config.encoding)? {
+        None => UnaryAudio::Wav,
+        Some(encoding) => UnaryAudio::Pcm(pcm_settings(config, encoding, false)?),
+    })
+}
+
+/// `None` for ENCODING_UNSPECIFIED.
+fn pcm_encoding(value: i32) -> Result<Option<Encoding>, RequestError> {
+    match AudioEncoding::try_from(value) {
+        Ok(AudioEncoding::EncodingUnspecified) => Ok(None),
+        Ok(AudioEncoding::Linear16) => Ok(Some(Encoding::Linear16)),
+        Ok(AudioEncoding::Float32) => Ok(Some(Encoding::Float32)),
+        Ok(AudioEncoding::Mulaw) => Ok(Some(Encoding::Mulaw)),
+        Err(_) => Err(RequestError::UnknownEncoding(value)),
+    }
+}
+
+fn pcm_settings(
+    config: &RecognitionConfig,
+    encoding: Encoding,
+    interim_results: bool,
+) -> Result<StreamSettings, RequestError> {
+    check_max_alternatives(config)?;
+    let sample_rate_hz = u32::try_from(config.sample_rate_hertz)
+        .map_err(|_| RequestError::SampleRate(config.sample_rate_hertz))?;
+    let channels = match config.audio_channel_count {
+        0 => 1,
+        n => u16::try_from(n).map_err(|_| RequestError::ChannelCount(n))?,
+    };
+    Ok(StreamSettings {
+        encoding,
+        sample_rate_hz,
+        channels,
+        interim_results,
+    })
+}
+
+/// Any non-negative value is accepted; greedy decoding yields one alternative.
+fn check_max_alternatives(config: &RecognitionConfig) -> Result<(), RequestError> {
+    if config.max_alternatives < 0 {
+        return Err(RequestError::MaxAlternatives(config.max_alternatives));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(encoding: AudioEncoding, rate: i32, channels: i32) -> RecognitionConfig {
+        RecognitionConfig {
+            encoding: encoding.into(),
+            sample_rate_hertz: rate,
+            audio_channel_count: channels,
+            ..Default::default()
+        }
+    }
+
+    fn streaming(config: RecognitionConfig) -> StreamingRecognitionConfig {
+        StreamingRecognitionConfig {
+            config: Some(config),
+            interim_results: true,
+            single_utterance: false,
+        }
+    }
+
+    #[test]
+    fn streaming_maps_fields_and_zero_channels_means_mono() {
+        let settings =
+            streaming_settings(&streaming(config(AudioEncoding::Mulaw, 8000, 0))).unwrap();
+        assert!(matches!(
+            settings,
+            StreamSettings {
+                encoding: Encoding::Mulaw,
+                sample_rate_hz: 8000,
+                channels: 1,
+                interim_results: true,
+            }
+        ));
+    }
+
+    #[test]
+    fn streaming_rejects_unspecified_encoding_naming_the_supported_ones() {
+        let err = streaming_settings(&streaming(config(
+            AudioEncoding::EncodingUnspecified,
+            16000,
+            1,
+        )))
+        .unwrap_err();
+        assert!(matches!(err, RequestError::UnspecifiedStreamingEncoding));
+        let message = err.to_string();
+        for name in ["LINEAR16", "FLOAT32", "MULAW"] {
+            assert!(message.contains(name), "{message}");
+        }
+    }
+
+    #[test]
+    fn negative_rates_and_channel_counts_are_rejected() {
+        let rate = streaming_settings(&streaming(config(AudioEncoding::Linear16, -8000, 1)));
+        assert!(matches!(rate, Err(RequestError::SampleRate(-8000))));
+        let channels = streaming_settings(&streaming(config(AudioEncoding::Float32, 16000, -2)));
+        assert!(matches!(channels, Err(RequestError::ChannelCount(-2))));
+    }
+
+    #[test]
+    fn unknown_encoding_and_missing_config_are_rejected() {
+        let mut bad = config(AudioEncoding::Linear16, 16000, 1);
+        bad.encoding = 42;
+        assert!(matches!(
+            unary_audio(&bad),
+            Err(RequestError::UnknownEncoding(42))
+        ));
+        let missing = StreamingRecognitionConfig::default();
+        assert!(matches!(
+            streaming_settings(&missing),
+            Err(RequestError::MissingRecognitionConfig)
+        ));
+    }
+
+    #[test]
+    fn unary_unspecified_means_wav_and_pcm_keeps_its_settings() {
+        assert!(matches!(
+            unary_audio(&config(AudioEncoding::EncodingUnspecified, 0, 0)),
+            Ok(UnaryAudio::Wav)
+        ));
+        let pcm = unary_audio(&config(AudioEncoding::Linear16, 22050, 2)).unwrap();
+        assert!(matches!(
+            pcm,
+            UnaryAudio::Pcm(StreamSettings { sample_rate_hz: 22050, channels: 2, interim_results: false, .. })
+        ));
+        let mut negative = config(AudioEncoding::Linear16, 16000, 1);
+        negative.max_alternatives = -1;
+        assert!(matches!(
+            unary_audio(&negative),
+            Err(RequestError::MaxAlternatives(-1))
+        ));
+    }
+}

@@ -1,0 +1,81 @@
+//! The one place where failures become gRPC status codes.
+//!
+//! Why one place: clients program against status codes (retry on RESOURCE_EXHAUSTED, fix
+//! the request on INVALID_ARGUMENT), so the mapping must be deliberate and consistent across
+//! both RPCs rather than decided ad hoc at each `?`.
+
+use tonic::{Code, Status};
+
+use crate::audio::AudioError;
+use crate::error::AsrError;
+
+/// Protocol misuse by a client, found by the service before the engine sees any audio.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("first request must be streaming_config")]
+    ConfigNotFirst,
+    #[error("streaming_config may only be sent once, as the first request")]
+    RepeatedConfig,
+    #[error("request stream ended before streaming_config was sent")]
+    NoConfig,
+    #[error("request carries neither streaming_config nor audio_content")]
+    EmptyRequest,
+    #[error("streaming_config.config is missing")]
+    MissingRecognitionConfig,
+    #[error(
+        "encoding ENCODING_UNSPECIFIED is only for Recognize with WAV bytes; \
+         StreamingRecognize supports LINEAR16, FLOAT32 and MULAW"
+    )]
+    UnspecifiedStreamingEncoding,
+    #[error("unknown encoding {0}; supported: LINEAR16, FLOAT32, MULAW (or ENCODING_UNSPECIFIED for WAV in Recognize)")]
+    UnknownEncoding(i32),
+    #[error("sample_rate_hertz {0} is negative")]
+    SampleRate(i32),
+    #[error("audio_channel_count {0} is negative or too large (0 means 1)")]
+    ChannelCount(i32),
+    #[error("max_alternatives {0} is negative")]
+    MaxAlternatives(i32),
+}
+
+/// Everything that can end a call unsuccessfully.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Engine(#[from] AsrError),
+    #[error("invalid audio: {0}")]
+    Audio(#[from] AudioError),
+    #[error("recognition task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// Reading the client's request stream failed (bad message, reset, too large).
+    #[error("reading the request stream failed: {}", .0.message())]
+    Inbound(#[from] Status),
+}
+
+impl From<ServiceError> for Status {
+    fn from(err: ServiceError) -> Self {
+        let code = code_for(&err);
+        if code == Code::Internal {
+            tracing::error!(error = %err, "request failed");
+        } else {
+            tracing::debug!(error = %err, ?code, "request rejected");
+        }
+        Status::new(code, err.to_string())
+    }
+}
+
+fn code_for(err: &ServiceError) -> Code {
+    match err {
+        ServiceError::Request(_) | ServiceError::Audio(_) => Code::InvalidArgument,
+        ServiceError::Engine(e) => match e {
+            AsrError::InvalidConfig(_) | AsrError::InvalidAudio(_) => Code::InvalidArgument,
+            AsrError::PoolExhausted { .. } => Code::ResourceExhausted,
+            AsrError::Model(..) | AsrError::ModelLoad { .. } | AsrError::Internal(..) => {
+                Code::Internal
+            }
+        },
+        ServiceError::Task(_) => Code::Internal,
+        ServiceError::Inbound(status) => status.code(),
+    }
+}

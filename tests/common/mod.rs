@@ -1,0 +1,131 @@
+//! Shared helpers for the server integration tests: start a real server on a loopback port
+//! and talk to it through the generated tonic client.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use compact_asr::audio::{read_wav_file, DecodedAudio};
+use compact_asr::pipeline::{Engine, EngineConfig};
+use compact_asr::proto::recognition_config::AudioEncoding;
+use compact_asr::proto::recognizer_client::RecognizerClient;
+use compact_asr::proto::streaming_recognize_request::StreamingRequest;
+use compact_asr::proto::{
+    RecognitionConfig, StreamingRecognitionConfig, StreamingRecognizeRequest,
+    StreamingRecognizeResponse,
+};
+use compact_asr::server::RunningServer;
+use tonic::transport::Channel;
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The tiny random-weight model; its transcripts were computed by onnxruntime +
+/// kaldi-native-fbank (tests/data/tiny_model/make_tiny_model.py), not by this code.
+pub fn tiny_model() -> PathBuf {
+    repo_path("tests/data/tiny_model/model.toml")
+}
+
+pub fn tone_wav_path() -> PathBuf {
+    repo_path("tests/data/tiny_model/tone.wav")
+}
+
+pub fn tone_wav() -> DecodedAudio {
+    read_wav_file(&tone_wav_path()).unwrap()
+}
+
+/// The tiny model's greedy transcript of tone.wav, as the reference runtime decoded it.
+pub fn tone_expected() -> String {
+    std::fs::read_to_string(repo_path("tests/data/tiny_model/tone.expected.txt"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+pub fn engine(model: &Path, pool_size: usize, acquire_timeout: Duration) -> Engine {
+    Engine::load(EngineConfig {
+        pool_size,
+        acquire_timeout,
+        ..EngineConfig::new(model)
+    })
+    .unwrap()
+}
+
+/// A server with the tiny model on 127.0.0.1:0 and a client connected to it.
+pub async fn start_tiny(
+    pool_size: usize,
+    acquire_timeout: Duration,
+) -> (RunningServer, RecognizerClient<Channel>) {
+    start(engine(&tiny_model(), pool_size, acquire_timeout)).await
+}
+
+pub async fn start(engine: Engine) -> (RunningServer, RecognizerClient<Channel>) {
+    let server = RunningServer::start(engine, "127.0.0.1:0").await.unwrap();
+    let client = compact_asr::client::connect(&server.url()).await.unwrap();
+    (server, client)
+}
+
+pub fn config_request(
+    encoding: AudioEncoding,
+    sample_rate_hertz: i32,
+    audio_channel_count: i32,
+    interim_results: bool,
+) -> StreamingRecognizeRequest {
+    StreamingRecognizeRequest {
+        streaming_request: Some(StreamingRequest::StreamingConfig(StreamingRecognitionConfig {
+            config: Some(RecognitionConfig {
+                encoding: encoding.into(),
+                sample_rate_hertz,
+                audio_channel_count,
+                enable_word_time_offsets: true,
+                ..Default::default()
+            }),
+            interim_results,
+            single_utterance: false,
+        })),
+    }
+}
+
+pub fn audio_request(bytes: &[u8]) -> StreamingRecognizeRequest {
+    StreamingRecognizeRequest {
+        streaming_request: Some(StreamingRequest::AudioContent(bytes.to_vec())),
+    }
+}
+
+/// Splits `bytes` into chunks of cycling, uneven sizes, odd ones included (half samples).
+pub fn uneven_chunks(bytes: &[u8]) -> Vec<Vec<u8>> {
+    const SIZES: [usize; 7] = [1, 4097, 3, 2000, 333, 8191, 2];
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for size in SIZES.iter().cycle() {
+        if start >= bytes.len() {
+            break;
+        }
+        let end = (start + size).min(bytes.len());
+        chunks.push(bytes[start..end].to_vec());
+        start = end;
+    }
+    chunks
+}
+
+/// Sends `requests` then half-closes; collects every response or the call's status.
+pub async fn stream(
+    client: &mut RecognizerClient<Channel>,
+    requests: Vec<StreamingRecognizeRequest>,
+) -> Result<Vec<StreamingRecognizeResponse>, tonic::Status> {
+    let mut responses = client
+        .streaming_recognize(tokio_stream::iter(requests))
+        .await?
+        .into_inner();
+    let mut all = Vec::new();
+    while let Some(response) = responses.message().await? {
+        all.push(response);
+    }
+    Ok(all)
+}
+
+/// 16-bit little-endian PCM of mono samples in [-1, 1].
+pub fn pcm16(samples: &[f32]) -> Vec<u8> {
+    compact_asr::client::linear16(samples)
+}

@@ -1,0 +1,114 @@
+//! The `compact-asr` binary end to end: `serve` (address from COMPACT_ASR_LISTEN),
+//! `transcribe` over gRPC and in-process, and `bench`, all with the tiny test model.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+
+fn compact_asr() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_compact-asr"));
+    command.env("COMPACT_ASR_MODEL", tiny_model()).env_remove("RUST_LOG");
+    command
+}
+
+fn stdout_of(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Kills the server process when the test ends, pass or fail.
+struct ServerProcess(Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `compact-asr serve` on a free loopback port; returns it and its address, read
+/// from the "listening" log line.
+fn serve() -> (ServerProcess, String) {
+    let mut child = compact_asr()
+        .arg("serve")
+        .env("COMPACT_ASR_LISTEN", "127.0.0.1:0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = ServerProcess(child);
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if line.contains("listening") {
+            let addr = line.split("addr=").nth(1).unwrap().split_whitespace().next();
+            break addr.unwrap().to_owned();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (server, addr)
+}
+
+#[test]
+fn transcribe_over_grpc_and_in_process_print_file_tab_transcript() {
+    let wav = tone_wav_path();
+    let expected = format!("{}\t{}\n", wav.display(), tone_expected());
+
+    let in_process = stdout_of(compact_asr().arg("transcribe").arg(&wav));
+    assert_eq!(in_process, expected);
+
+    let (_server, addr) = serve();
+    let url = format!("http://{addr}");
+    let over_grpc = stdout_of(
+        compact_asr()
+            .args(["transcribe", "--server", &url, "--chunk-ms", "30"])
+            .arg(&wav)
+            .arg(&wav),
+    );
+    assert_eq!(over_grpc, expected.repeat(2));
+}
+
+#[test]
+fn transcribe_reports_unreadable_files_and_fails() {
+    let output = compact_asr()
+        .args(["transcribe", "Cargo.toml"])
+        .current_dir(repo_path(""))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Cargo.toml"), "{stderr}");
+}
+
+#[test]
+fn bench_prints_real_time_factor_latency_and_transcript() {
+    let stdout = stdout_of(compact_asr().arg("bench").arg(tone_wav_path()));
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name:?} in\n{stdout}"))
+            .trim()
+            .to_owned()
+    };
+    let rtf: f64 = field("real-time factor:").parse().unwrap();
+    assert!(rtf > 0.0, "{stdout}");
+    let latency = field("final latency:");
+    assert!(latency.ends_with("(last chunk sent -> final received)"), "{stdout}");
+    assert_eq!(field("transcript:"), tone_expected());
+    assert_eq!(field("audio:"), "2.00 s");
+}
