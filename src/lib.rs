@@ -19,3 +19,7 @@ pub mod features;
 pub mod error;
 pub mod model;
 pub mod pipeline;
+pub mod server;
+pub mod client;
+pub mod eval;
+pub mod transcribe;

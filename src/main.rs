@@ -31,7 +31,8 @@ enum Command {
     Transcribe(TranscribeArgs),
     /// Print word and character error rates of the model on TSV manifests.
     Eval(EvalArgs),
-    /// Stream one file as fast as possible; print real-time factor and final latency.
+    /// Stream one file (as fast as possible unless --realtime); print real-time factor and
+    /// the latency from the last chunk sent to the final result.
     Bench(BenchArgs),
 }
 
@@ -40,10 +41,15 @@ fn defaults() -> EngineConfig {
     EngineConfig::new(PathBuf::new())
 }
 
+/// The model and its session pool (for `transcribe`, only without `--server`).
 #[derive(Debug, Args)]
 struct ModelArgs {
     /// The model's model.toml.
-    #[arg(long, env = "COMPACT_ASR_MODEL", default_value = "models/baseline/model.toml")]
+    #[arg(
+        long,
+        env = "COMPACT_ASR_MODEL",
+        default_value = "models/baseline/model.toml"
+    )]
     model: PathBuf,
     /// Streams that can recognise at once (model sessions in the pool).
     #[arg(long, default_value_t = defaults().pool_size)]
@@ -124,6 +130,9 @@ struct BenchArgs {
     /// Audio per streamed chunk.
     #[arg(long, default_value_t = 100)]
     chunk_ms: u32,
+    /// Pace chunks at real time: measures the final latency a live caller sees.
+    #[arg(long)]
+    realtime: bool,
     #[command(flatten)]
     model: ModelArgs,
     /// A WAV file.
@@ -190,7 +199,7 @@ async fn transcribe_files(args: TranscribeArgs) -> anyhow::Result<()> {
         None => {
             let engine = args.model.load(None).await?;
             for file in &args.files {
-                let result = transcribe::transcribe_file(&engine, file, &options).await;
+                let result = transcribe::transcribe_file(&engine, file, args.chunk_ms).await;
                 failures += usize::from(!report(file, result.map_err(Into::into)));
             }
         }
@@ -229,11 +238,11 @@ async fn evaluate(args: EvalArgs) -> anyhow::Result<()> {
 async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     let audio = read_wav_file(&args.file)?;
     let report = match &args.server {
-        Some(url) => bench::run(url, &audio, args.chunk_ms).await?,
+        Some(url) => bench::run(url, &audio, args.chunk_ms, args.realtime).await?,
         None => {
             let engine = args.model.load(None).await?;
             let server = RunningServer::start(engine, "127.0.0.1:0").await?;
-            let report = bench::run(&server.url(), &audio, args.chunk_ms).await?;
+            let report = bench::run(&server.url(), &audio, args.chunk_ms, args.realtime).await?;
             server.stop().await?;
             report
         }

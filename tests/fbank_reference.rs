@@ -42,7 +42,10 @@ fn read_f32(path: &Path) -> Vec<f32> {
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -57,7 +60,12 @@ fn matches_kaldi_native_fbank_within_1e_3() {
         assert_eq!(audio.sample_rate, opts.sample_rate, "{}", case.name);
         assert_eq!(audio.samples.len(), case.samples, "{}", case.name);
         let reference = read_f32(&fixture_dir().join(&case.fbank));
-        assert_eq!(reference.len(), case.frames * opts.num_mel_bins, "{}", case.name);
+        assert_eq!(
+            reference.len(),
+            case.frames * opts.num_mel_bins,
+            "{}",
+            case.name
+        );
         let ours = compute_fbank(&opts, &audio.samples).unwrap();
         let diff = max_abs_diff(&ours, &reference);
         assert!(diff <= 1e-3, "{}: max |diff| {diff}", case.name);
@@ -91,7 +99,11 @@ fn streamed_reference_audio_gives_identical_frames() {
 #[test]
 fn stacked_reference_frames_follow_the_contract() {
     let fixtures = load();
-    let case = fixtures.case.iter().find(|c| c.name == "chirp_noise").unwrap();
+    let case = fixtures
+        .case
+        .iter()
+        .find(|c| c.name == "chirp_noise")
+        .unwrap();
     let reference = read_f32(&fixture_dir().join(&case.fbank));
     let bins = fixtures.num_mel_bins;
     let mut stacker = FrameStacker::new(3, 3, bins).unwrap();

@@ -23,7 +23,10 @@ fn parse_edited(from: &str, to: &str) -> Result<ModelSpec, String> {
 fn assert_rejected(from: &str, to: &str, needle: &str) {
     match parse_edited(from, to) {
         Ok(_) => panic!("accepted {to:?} in place of {from:?}"),
-        Err(msg) => assert!(msg.contains(needle), "{from:?} -> {to:?}: message {msg:?} lacks {needle:?}"),
+        Err(msg) => assert!(
+            msg.contains(needle),
+            "{from:?} -> {to:?}: message {msg:?} lacks {needle:?}"
+        ),
     }
 }
 
@@ -32,11 +35,18 @@ fn tiny_model_toml_parses_with_contract_values() {
     let spec = ModelSpec::load(Path::new(TINY)).unwrap();
     assert_eq!(spec.model.name, "tiny");
     assert_eq!(spec.model.variant, Variant::Dense);
-    assert_eq!(spec.onnx_path(), Path::new("tests/data/tiny_model/model.onnx"));
+    assert_eq!(
+        spec.onnx_path(),
+        Path::new("tests/data/tiny_model/model.onnx")
+    );
     assert_eq!(spec.features.sample_rate, 16000);
     assert_eq!(spec.input_dim(), 240);
     assert_eq!(spec.model_frame_duration(), Duration::from_millis(30));
-    let names: Vec<_> = spec.states.iter().map(|s| (s.input.as_str(), s.output.as_str())).collect();
+    let names: Vec<_> = spec
+        .states
+        .iter()
+        .map(|s| (s.input.as_str(), s.output.as_str()))
+        .collect();
     assert_eq!(names, [("h_in", "h_out"), ("c_in", "c_out")]);
     assert_eq!(spec.states[0].shape_for_batch(5), [1, 5, 8]);
     assert_eq!(spec.vocab.tokens.len(), 29);
@@ -45,7 +55,11 @@ fn tiny_model_toml_parses_with_contract_values() {
 
 #[test]
 fn state_layout_errors_name_the_entry() {
-    assert_rejected("batch_axis = 1", "batch_axis = 3", "batch_axis 3 is outside");
+    assert_rejected(
+        "batch_axis = 1",
+        "batch_axis = 3",
+        "batch_axis 3 is outside",
+    );
     assert_rejected("shape = [1, 1, 8]", "shape = [1, 2, 8]", "must be 1");
     assert_rejected("shape = [1, 1, 8]", "shape = [1, 1, 0]", "no zero");
     assert_rejected("input = \"c_in\"", "input = \"h_in\"", "used twice");
@@ -66,10 +80,18 @@ fn vocab_frames_and_feature_errors_are_caught() {
 fn unknown_keys_and_values_in_read_tables_are_rejected() {
     assert_rejected("subsample = 3", "subsample = 3\nskip = 1", "skip");
     assert_rejected("variant = \"dense\"", "variant = \"sparse\"", "sparse");
-    assert_rejected("input_scale = 32768.0", "input_scale = 32768.0\ndither = 1.0", "dither");
+    assert_rejected(
+        "input_scale = 32768.0",
+        "input_scale = 32768.0\ndither = 1.0",
+        "dither",
+    );
     assert_rejected("[vocab]", "[vocabulary]", "vocab");
     // Metadata for people is allowed in [model] and in tables the server does not read.
-    parse_edited("variant = \"dense\"", "variant = \"dense\"\ntrained_on = \"synthetic\"").unwrap();
+    parse_edited(
+        "variant = \"dense\"",
+        "variant = \"dense\"\ntrained_on = \"synthetic\"",
+    )
+    .unwrap();
     parse_edited("[frames]", "[training]\nepochs = 3\n\n[frames]").unwrap();
 }
 
@@ -79,7 +101,10 @@ fn a_stateless_model_needs_no_state_entries() {
     let cut = text.find("[[state]]").unwrap();
     let vocab = text.find("[vocab]").unwrap();
     let stateless = format!("{}{}", &text[..cut], &text[vocab..]);
-    assert!(ModelSpec::parse(&stateless, PathBuf::from(".")).unwrap().states.is_empty());
+    assert!(ModelSpec::parse(&stateless, PathBuf::from("."))
+        .unwrap()
+        .states
+        .is_empty());
 }
 
 #[test]

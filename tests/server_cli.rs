@@ -10,7 +10,9 @@ use common::*;
 
 fn compact_asr() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_compact-asr"));
-    command.env("COMPACT_ASR_MODEL", tiny_model()).env_remove("RUST_LOG");
+    command
+        .env("COMPACT_ASR_MODEL", tiny_model())
+        .env_remove("RUST_LOG");
     command
 }
 
@@ -53,7 +55,12 @@ fn serve() -> (ServerProcess, String) {
             .expect("server exited before listening")
             .unwrap();
         if line.contains("listening") {
-            let addr = line.split("addr=").nth(1).unwrap().split_whitespace().next();
+            let addr = line
+                .split("addr=")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next();
             break addr.unwrap().to_owned();
         }
     };
@@ -108,7 +115,54 @@ fn bench_prints_real_time_factor_latency_and_transcript() {
     let rtf: f64 = field("real-time factor:").parse().unwrap();
     assert!(rtf > 0.0, "{stdout}");
     let latency = field("final latency:");
-    assert!(latency.ends_with("(last chunk sent -> final received)"), "{stdout}");
+    assert!(
+        latency.ends_with("(last chunk sent -> final received)"),
+        "{stdout}"
+    );
     assert_eq!(field("transcript:"), tone_expected());
     assert_eq!(field("audio:"), "2.00 s");
+}
+
+#[test]
+fn bench_realtime_reports_latency_without_a_real_time_factor() {
+    let stdout = stdout_of(
+        compact_asr()
+            .args(["bench", "--realtime", "--chunk-ms", "200"])
+            .arg(tone_wav_path()),
+    );
+    assert!(stdout.contains("real-time factor:   n/a"), "{stdout}");
+    assert!(stdout.contains("final latency:"), "{stdout}");
+}
+
+#[test]
+fn eval_prints_word_and_character_error_rates_per_manifest() {
+    // Two readings of tone.wav: one matching the reference transcript, one a letter off.
+    let expected = tone_expected();
+    let wrong = format!("{}x", &expected[..expected.len() - 1]);
+    let manifest = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tone-manifest.tsv");
+    let wav = tone_wav_path();
+    std::fs::write(
+        &manifest,
+        format!(
+            "id\tpath\tduration\ttext\nright\t{0}\t2.0\t{expected}\nwrong\t{0}\t2.0\t{wrong}\n",
+            wav.display()
+        ),
+    )
+    .unwrap();
+    let stdout = stdout_of(compact_asr().arg("eval").arg(&manifest));
+    let words = expected.split_whitespace().count() * 2;
+    let chars = expected.len() * 2;
+    assert!(
+        stdout.starts_with(&format!("{}\t", manifest.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("(1/{words})")),
+        "WER counts in {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("(1/{chars})")),
+        "CER counts in {stdout}"
+    );
+    assert!(stdout.contains("utterances=2"), "{stdout}");
 }

@@ -31,7 +31,11 @@ fn assert_status(result: Result<impl std::fmt::Debug, tonic::Status>, code: Code
 async fn audio_before_config_is_invalid_argument() {
     let (_server, mut client) = start_tiny(1, SHORT_WAIT).await;
     let result = stream(&mut client, vec![audio_request(&[0; 320])]).await;
-    assert_status(result, Code::InvalidArgument, "first request must be streaming_config");
+    assert_status(
+        result,
+        Code::InvalidArgument,
+        "first request must be streaming_config",
+    );
 }
 
 #[tokio::test]
@@ -65,7 +69,11 @@ async fn out_of_range_sample_rates_and_channels_are_invalid_argument() {
         let config = config_request(AudioEncoding::Linear16, rate, channels, false);
         let result = stream(&mut client, vec![config]).await;
         let status = result.expect_err("should fail");
-        assert_eq!(status.code(), Code::InvalidArgument, "{rate} Hz x{channels}: {status:?}");
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{rate} Hz x{channels}: {status:?}"
+        );
     }
 }
 
@@ -102,18 +110,28 @@ async fn exhausted_pool_gives_resource_exhausted() {
 #[tokio::test]
 async fn a_client_that_goes_away_mid_stream_frees_its_session() {
     let (server, mut client) = start_tiny(1, LONG_WAIT).await;
-    let (tx, responses) = hold_session(&server.url()).await;
-    // The client vanishes without half-closing: its call is reset.
-    drop(responses);
-    // With a one-session pool, this stream can only open once that session is back.
+    let url = server.url();
+    // Client A lives on its own runtime; shutting that runtime down drops its connection
+    // mid-stream, without a half-close, as when a client process dies.
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let held = runtime.block_on(hold_session(&url));
+        runtime.shutdown_background();
+        drop(held);
+    })
+    .await
+    .unwrap();
+
+    // With a one-session pool, this stream can only open once A's session is back.
     let audio = pcm16(&tone_wav().samples);
     let requests = vec![
         config_request(AudioEncoding::Linear16, 16000, 1, false),
         audio_request(&audio),
     ];
-    let result = stream(&mut client, requests).await;
-    drop(tx);
-    let responses = result.unwrap();
+    let responses = stream(&mut client, requests).await.unwrap();
     assert!(responses.last().unwrap().results[0].is_final);
 }
 
@@ -159,7 +177,11 @@ async fn health_reports_serving() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(response.status(), ServingStatus::Serving, "service {service:?}");
+        assert_eq!(
+            response.status(),
+            ServingStatus::Serving,
+            "service {service:?}"
+        );
     }
 }
 
@@ -214,5 +236,44 @@ async fn reflection_v1_and_v1alpha_list_the_recognizer() {
     else {
         panic!("unexpected reflection answer {response:?}");
     };
-    assert!(list.service.iter().any(|s| s.name == "compact_asr.v1.Recognizer"));
+    assert!(list
+        .service
+        .iter()
+        .any(|s| s.name == "compact_asr.v1.Recognizer"));
+}
+
+#[tokio::test]
+async fn requests_over_the_message_limit_are_refused() {
+    let (_server, mut client) = start_tiny(1, SHORT_WAIT).await;
+    let result = client
+        .recognize(RecognizeRequest {
+            config: None,
+            audio_content: vec![0; compact_asr::server::MAX_MESSAGE_BYTES + 1],
+        })
+        .await;
+    assert_status(result, Code::OutOfRange, "too large");
+}
+
+#[tokio::test]
+async fn unary_wav_at_an_unsupported_rate_is_invalid_argument() {
+    let (_server, mut client) = start_tiny(1, SHORT_WAIT).await;
+    let mut wav = std::io::Cursor::new(Vec::new());
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 4000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::new(&mut wav, spec).unwrap();
+    for i in 0..4000 {
+        writer.write_sample((i % 100) as i16).unwrap();
+    }
+    writer.finalize().unwrap();
+    let result = client
+        .recognize(RecognizeRequest {
+            config: None,
+            audio_content: wav.into_inner(),
+        })
+        .await;
+    assert_status(result, Code::InvalidArgument, "4000 Hz");
 }

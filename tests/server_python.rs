@@ -13,7 +13,9 @@ use std::time::Duration;
 use common::*;
 
 fn run(command: &mut Command) {
-    let status = command.status().unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
     assert!(status.success(), "{command:?} failed: {status}");
 }
 
@@ -52,7 +54,10 @@ async fn python_grpcio_example_prints_partials_and_the_final_transcript() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
 
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(

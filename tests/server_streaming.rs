@@ -29,7 +29,11 @@ async fn uneven_linear16_chunks_give_the_reference_transcript_with_partials() {
     let (_server, mut client) = start_tiny(2, WAIT).await;
     let audio = tone_wav();
     let mut requests = vec![config_request(AudioEncoding::Linear16, 16000, 1, true)];
-    requests.extend(uneven_chunks(&pcm16(&audio.samples)).iter().map(|c| audio_request(c)));
+    requests.extend(
+        uneven_chunks(&pcm16(&audio.samples))
+            .iter()
+            .map(|c| audio_request(c)),
+    );
     assert!(requests.iter().skip(1).any(|r| match &r.streaming_request {
         Some(compact_asr::proto::streaming_recognize_request::StreamingRequest::AudioContent(
             a,
@@ -44,13 +48,19 @@ async fn uneven_linear16_chunks_give_the_reference_transcript_with_partials() {
     let best = &result.alternatives[0];
     assert_eq!(best.transcript, tone_expected());
     let end = result.result_end_time.unwrap();
-    assert!(end.seconds == 1 || end.seconds == 2, "result_end_time {end:?} for 2 s of audio");
+    assert!(
+        end.seconds == 1 || end.seconds == 2,
+        "result_end_time {end:?} for 2 s of audio"
+    );
     // Word times were asked for: the words spell the transcript, in order, within the audio.
     let words: Vec<_> = best.words.iter().map(|w| w.word.as_str()).collect();
     assert_eq!(words.join(" "), best.transcript);
     for word in &best.words {
         let (start, end) = (word.start_time.unwrap(), word.end_time.unwrap());
-        assert!((start.seconds, start.nanos) < (end.seconds, end.nanos), "{word:?}");
+        assert!(
+            (start.seconds, start.nanos) < (end.seconds, end.nanos),
+            "{word:?}"
+        );
         assert!(end.seconds <= 2, "{word:?}");
     }
 
@@ -77,15 +87,25 @@ async fn float32_and_stereo_streams_match_the_mono_linear16_transcript() {
     let mut requests = vec![config_request(AudioEncoding::Float32, 16000, 1, false)];
     requests.extend(uneven_chunks(&float_bytes).iter().map(|c| audio_request(c)));
     let responses = stream(&mut client, requests).await.unwrap();
-    assert_eq!(final_result(&responses).alternatives[0].transcript, tone_expected());
+    assert_eq!(
+        final_result(&responses).alternatives[0].transcript,
+        tone_expected()
+    );
     assert_eq!(responses.len(), 1, "no partials unless asked for");
 
     // Both channels carry the same signal, so the downmix is the mono signal itself.
     let stereo: Vec<f32> = audio.samples.iter().flat_map(|&s| [s, s]).collect();
     let mut requests = vec![config_request(AudioEncoding::Linear16, 16000, 2, false)];
-    requests.extend(uneven_chunks(&pcm16(&stereo)).iter().map(|c| audio_request(c)));
+    requests.extend(
+        uneven_chunks(&pcm16(&stereo))
+            .iter()
+            .map(|c| audio_request(c)),
+    );
     let responses = stream(&mut client, requests).await.unwrap();
-    assert_eq!(final_result(&responses).alternatives[0].transcript, tone_expected());
+    assert_eq!(
+        final_result(&responses).alternatives[0].transcript,
+        tone_expected()
+    );
 }
 
 #[tokio::test]
@@ -142,4 +162,14 @@ async fn client_streaming_helper_reports_the_transcript() {
     assert_eq!(outcome.audio, Duration::from_secs(2));
     assert!(outcome.first_chunk_sent <= outcome.last_chunk_sent);
     assert!(outcome.last_chunk_sent <= outcome.final_received);
+}
+
+#[tokio::test]
+async fn a_stream_without_audio_ends_with_an_empty_final() {
+    let (_server, mut client) = start_tiny(1, WAIT).await;
+    let config = config_request(AudioEncoding::Mulaw, 8000, 2, true);
+    let responses = stream(&mut client, vec![config]).await.unwrap();
+    let result = final_result(&responses);
+    assert_eq!(result.alternatives[0].transcript, "");
+    assert!(result.alternatives[0].words.is_empty());
 }

@@ -10,7 +10,7 @@ Two interchangeable ways to run the recurrent stack:
   * `torch.nn.LSTM` - the fast fused kernel used to train the dense baseline.
 `AcousticModel.explicit_layers()` views the nn.LSTM weights as `LstmLayer`s, and
 `forward(..., explicit=True)` runs them, so the weight mapping used by the exporter is
-checked against the fused kernel (see test_recipe.py).
+checked against the fused kernel (export_onnx.py and test_recipe.py do).
 """
 from __future__ import annotations
 

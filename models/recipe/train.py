@@ -3,7 +3,9 @@
 Why it looks like this: the machine has 2 CPU cores and a fixed wall-clock budget, so
 batches are length-sorted buckets (little padding), the learning-rate schedule is a
 function of the global step (resuming reproduces it), every epoch writes a resumable
-checkpoint, and the best epoch by validation WER is kept for export.
+checkpoint, and the best epoch by validation WER is kept for export. Validation uses
+training sentences held out of training (synthetic, like the held-out-voice test set, which
+is never looked at here); the real-speech dev set is decoded and reported alongside.
 
   python train.py --train work/feats/train --dev work/feats/dev --exp work/exp --epochs 4
 
@@ -29,10 +31,12 @@ from model import AcousticModel, count_parameters, encode_text, greedy_decode
 class Corpus:
     """Cached utterances with their token ids, read from memory-mapped shards."""
 
-    def __init__(self, feat_dir: Path):
+    def __init__(self, feat_dir: Path, keep=lambda uid: True):
         self.shards, utts = load_cache(feat_dir)
         self.utts, self.dropped = [], 0
         for uid, shard, off, n, text in utts:
+            if not keep(uid):
+                continue
             ids = encode_text(text)
             # CTC needs a frame per label plus a blank between repeated labels.
             need = len(ids) + sum(a == b for a, b in zip(ids, ids[1:]))
@@ -92,6 +96,8 @@ def validate(model: AcousticModel, corpus: Corpus, idx: list[int], max_frames: i
         if i is not None and (not batch or corpus.utts[i][3] * (len(batch) + 1) <= max_frames):
             batch.append(i)
             continue
+        if not batch:
+            break
         x, lengths, _, _, texts = corpus.batch(batch)
         best = model(x, lengths)[0].argmax(-1)
         for k, text in enumerate(texts):
@@ -104,7 +110,10 @@ def validate(model: AcousticModel, corpus: Corpus, idx: list[int], max_frames: i
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train", type=Path, required=True, help="feature cache of the training set")
-    p.add_argument("--dev", type=Path, required=True, help="feature cache for validation")
+    p.add_argument("--dev", type=Path, required=True, help="feature cache of the dev set (reported)")
+    p.add_argument("--holdout", type=int, default=150,
+                   help="clean training utterances (and their '-aug' copies) held out of training; "
+                        "the best checkpoint is chosen by WER on them")
     p.add_argument("--exp", type=Path, required=True, help="checkpoint folder")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--layers", type=int, default=4)
@@ -116,7 +125,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("--batch-frames", type=int, default=12000, help="max padded frames per batch")
     p.add_argument("--batch-utts", type=int, default=96)
     p.add_argument("--clip", type=float, default=5.0)
-    p.add_argument("--valid-utts", type=int, default=200)
+    p.add_argument("--valid-utts", type=int, default=200, help="dev utterances decoded each epoch")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=20)
@@ -128,10 +137,16 @@ def main(argv: list[str]) -> None:
     np.random.seed(a.seed)
     a.exp.mkdir(parents=True, exist_ok=True)
 
-    train, dev = Corpus(a.train), Corpus(a.dev)
-    valid_idx = sorted(random.Random(a.seed).sample(range(len(dev.utts)), min(a.valid_utts, len(dev.utts))))
+    clean = sorted(uid for uid, *_ in load_cache(a.train)[1] if not uid.endswith("-aug"))
+    held = set(random.Random(a.seed).sample(clean, min(a.holdout, len(clean) // 10)))
+    base_id = lambda uid: uid.removesuffix("-aug")
+    train = Corpus(a.train, keep=lambda uid: base_id(uid) not in held)
+    valid = Corpus(a.train, keep=lambda uid: uid in held)
+    dev = Corpus(a.dev)
+    dev_idx = sorted(random.Random(a.seed).sample(range(len(dev.utts)), min(a.valid_utts, len(dev.utts))))
     print(f"train: {len(train.utts)} utts, {train.frames()} frames ({train.frames() * 0.03 / 3600:.2f} h), "
-          f"{train.dropped} dropped (too short for CTC); validation: {len(valid_idx)} dev utts", flush=True)
+          f"{train.dropped} dropped (too short for CTC); validation: {len(valid.utts)} held-out train "
+          f"utts, {len(dev_idx)} dev utts", flush=True)
 
     stats = np.load(a.train / "stats.npz")
     model = AcousticModel(input_dim=train.shards[0].shape[1], hidden=a.hidden, layers=a.layers,
@@ -143,15 +158,16 @@ def main(argv: list[str]) -> None:
 
     steps_per_epoch = len(make_batches(train, a.batch_frames, a.batch_utts, a.seed))
     total_steps = steps_per_epoch * a.epochs
-    start_epoch, step, best_wer, history = 0, 0, float("inf"), []
+    # Best = lowest held-out (WER, CER): CER breaks ties while WER is still ~100%.
+    start_epoch, step, best, history = 0, 0, (float("inf"), float("inf")), []
     last = a.exp / "last.pt"
     if last.exists():
         ck = torch.load(last, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
-        start_epoch, step, best_wer, history = ck["epoch"], ck["step"], ck["best_wer"], ck["history"]
+        start_epoch, step, best, history = ck["epoch"], ck["step"], ck["best"], ck["history"]
         torch.set_rng_state(ck["torch_rng"])
-        print(f"resumed after epoch {start_epoch} (step {step}, best WER {best_wer:.4f})", flush=True)
+        print(f"resumed after epoch {start_epoch} (step {step}, best WER/CER {best[0]:.4f}/{best[1]:.4f})", flush=True)
 
     model.train()
     t_start = time.time()
@@ -184,21 +200,24 @@ def main(argv: list[str]) -> None:
                       f"loss {loss.item():.3f} (epoch avg {ep_loss / ep_utts:.3f}) lr {lr:.2e} "
                       f"|g| {grad_norm:.2f} {fps:.0f} frames/s ETA {left / 60:.1f} min", flush=True)
         ep_time = time.time() - t_epoch
-        er = validate(model, dev, valid_idx, 4 * a.batch_frames)
+        er = validate(model, valid, list(range(len(valid.utts))), 4 * a.batch_frames)
+        dev_er = validate(model, dev, dev_idx, 4 * a.batch_frames)
         history.append(dict(epoch=epoch + 1, loss=ep_loss / ep_utts, wer=er.wer, cer=er.cer,
-                            seconds=ep_time))
+                            dev_wer=dev_er.wer, dev_cer=dev_er.cer, seconds=ep_time))
         print(f"epoch {epoch + 1} done in {ep_time / 60:.1f} min: train loss {ep_loss / ep_utts:.3f}, "
-              f"valid WER {er.wer:.4f} CER {er.cer:.4f}", flush=True)
+              f"held-out WER {er.wer:.4f} CER {er.cer:.4f}, dev WER {dev_er.wer:.4f} "
+              f"CER {dev_er.cer:.4f}", flush=True)
         ck = dict(model=model.state_dict(), opt=opt.state_dict(), epoch=epoch + 1, step=step,
-                  best_wer=min(best_wer, er.wer), history=history, config=model.config,
+                  best=min(best, (er.wer, er.cer)), history=history, config=model.config,
                   args=vars(a), torch_rng=torch.get_rng_state())
-        if er.wer < best_wer:
-            best_wer = er.wer
+        if (er.wer, er.cer) < best:
+            best = (er.wer, er.cer)
             torch.save(ck, a.exp / "best.pt")
             print(f"new best (WER {er.wer:.4f}) -> {a.exp / 'best.pt'}", flush=True)
         torch.save(ck, a.exp / "last.tmp")
         (a.exp / "last.tmp").replace(last)
-    print(f"training finished: {time.time() - t_start:.0f} s this run, best valid WER {best_wer:.4f}",
+    print(f"training finished: {time.time() - t_start:.0f} s this run, best held-out WER/CER "
+          f"{best[0]:.4f}/{best[1]:.4f}",
           flush=True)
 
 

@@ -7,9 +7,7 @@ pub enum AudioError {
     #[error("unsupported channel count {channels}: send between 1 and {max} interleaved channels")]
     Channels { channels: u32, max: u32 },
     /// A sample rate outside the range the resampler accepts.
-    #[error(
-        "unsupported sample rate {rate} Hz: send audio sampled between {min} and {max} Hz"
-    )]
+    #[error("unsupported sample rate {rate} Hz: send audio sampled between {min} and {max} Hz")]
     SampleRate { rate: u32, min: u32, max: u32 },
     /// The WAV container or its sample format is unusable.
     #[error("unreadable WAV data: {0}; send a RIFF/WAVE file with 8/16/24/32-bit integer or 32-bit float PCM")]

@@ -7,7 +7,7 @@
 use super::{downmix_into, AudioError};
 
 /// The most interleaved channels a stream may declare.
-pub const MAX_CHANNELS: u16 = 32;
+const MAX_CHANNELS: u16 = 32;
 
 /// Sample encodings a client may stream; all multi-byte encodings are little-endian.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,17 +88,6 @@ impl PcmDecoder {
     pub fn pending_bytes(&self) -> usize {
         self.pending.len()
     }
-
-    /// The encoding this decoder reads.
-    pub fn encoding(&self) -> Encoding {
-        self.encoding
-    }
-
-    /// The number of interleaved channels this decoder reads.
-    pub fn channels(&self) -> u16 {
-        // `channels` came from a u16 in `new`.
-        self.channels as u16
-    }
 }
 
 /// Decodes whole samples of `bytes` (a multiple of the sample size) into `out`.
@@ -117,7 +106,11 @@ fn decode_samples(encoding: Encoding, bytes: &[u8], out: &mut Vec<f32>) {
                 0.0
             }
         })),
-        Encoding::Mulaw => out.extend(bytes.iter().map(|&b| f32::from(mulaw_to_linear(b)) / 32768.0)),
+        Encoding::Mulaw => out.extend(
+            bytes
+                .iter()
+                .map(|&b| f32::from(mulaw_to_linear(b)) / 32768.0),
+        ),
     }
 }
 
@@ -154,7 +147,11 @@ mod tests {
         let expected: Vec<f32> = values.iter().map(|&v| f32::from(v) / 32768.0).collect();
         for split in [1, 3, 5, 7, bytes.len()] {
             let mut dec = PcmDecoder::new(Encoding::Linear16, 1).unwrap();
-            assert_eq!(decode_all(&mut dec, &bytes, split), expected, "split {split}");
+            assert_eq!(
+                decode_all(&mut dec, &bytes, split),
+                expected,
+                "split {split}"
+            );
             assert_eq!(dec.pending_bytes(), 0);
         }
         assert_eq!(expected[5], 32767.0 / 32768.0);

@@ -20,6 +20,8 @@ pub struct BenchReport {
     /// From the last chunk sent to the final result received.
     pub final_latency: Duration,
     pub chunk_ms: u32,
+    /// Chunks were paced at real time (the latency a live caller sees; no RTF then).
+    pub realtime: bool,
     pub partials: usize,
     pub transcript: String,
 }
@@ -35,8 +37,16 @@ impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "audio:              {:.2} s", self.audio.as_secs_f64())?;
         writeln!(f, "chunk:              {} ms", self.chunk_ms)?;
-        writeln!(f, "processing:         {:.3} s", self.processing.as_secs_f64())?;
-        writeln!(f, "real-time factor:   {:.4}", self.real_time_factor())?;
+        writeln!(
+            f,
+            "processing:         {:.3} s",
+            self.processing.as_secs_f64()
+        )?;
+        if self.realtime {
+            writeln!(f, "real-time factor:   n/a (chunks paced at real time)")?;
+        } else {
+            writeln!(f, "real-time factor:   {:.4}", self.real_time_factor())?;
+        }
         writeln!(
             f,
             "final latency:      {:.1} ms (last chunk sent -> final received)",
@@ -47,21 +57,35 @@ impl fmt::Display for BenchReport {
     }
 }
 
-/// Streams `audio` once to the server at `url`, as fast as the server accepts it, with
-/// interim results on (as a live client would ask).
-pub async fn run(url: &str, audio: &DecodedAudio, chunk_ms: u32) -> Result<BenchReport, ClientError> {
+/// Streams `audio` once to the server at `url` with interim results on (as a live client
+/// would ask): as fast as the server accepts it, or paced at real time when `realtime`.
+///
+/// Streamed as fast as possible, the final latency includes the server's backlog of
+/// chunks; paced at real time, it is the delay a live caller waits after speaking.
+pub async fn run(
+    url: &str,
+    audio: &DecodedAudio,
+    chunk_ms: u32,
+    realtime: bool,
+) -> Result<BenchReport, ClientError> {
     let mut client = connect(url).await?;
     let options = StreamOptions {
         chunk_ms,
+        realtime,
         interim_results: true,
         ..StreamOptions::default()
     };
     let outcome = stream_audio(&mut client, audio, &options).await?;
     Ok(BenchReport {
         audio: outcome.audio,
-        processing: outcome.final_received.duration_since(outcome.first_chunk_sent),
-        final_latency: outcome.final_received.duration_since(outcome.last_chunk_sent),
+        processing: outcome
+            .final_received
+            .duration_since(outcome.first_chunk_sent),
+        final_latency: outcome
+            .final_received
+            .duration_since(outcome.last_chunk_sent),
         chunk_ms,
+        realtime,
         partials: outcome.partials.len(),
         transcript: outcome.transcript().to_owned(),
     })

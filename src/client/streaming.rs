@@ -104,8 +104,7 @@ pub async fn stream_audio(
     audio: &DecodedAudio,
     options: &StreamOptions,
 ) -> Result<StreamOutcome, ClientError> {
-    let samples_per_chunk =
-        (audio.sample_rate as usize * options.chunk_ms as usize / 1000).max(1);
+    let samples_per_chunk = (audio.sample_rate as usize * options.chunk_ms as usize / 1000).max(1);
     let chunks: Vec<Vec<u8>> = audio
         .samples
         .chunks(samples_per_chunk)
@@ -142,7 +141,8 @@ pub async fn stream_audio(
         for (i, chunk) in chunks.into_iter().enumerate() {
             if realtime {
                 // Chunk i has been "spoken" once its end time has passed.
-                let spoken = chunk_duration.saturating_mul(u32::try_from(i + 1).unwrap_or(u32::MAX));
+                let spoken =
+                    chunk_duration.saturating_mul(u32::try_from(i + 1).unwrap_or(u32::MAX));
                 tokio::time::sleep_until(start + spoken).await;
             }
             let request = StreamingRecognizeRequest {

@@ -69,24 +69,24 @@ impl CtcGreedy {
                 tokens: self.tokens.len(),
             });
         }
-        if vocab == 0 || log_probs.len() % vocab != 0 {
+        if vocab == 0 || !log_probs.len().is_multiple_of(vocab) {
             return Err(DecodeError::RaggedInput {
                 len: log_probs.len(),
                 vocab,
             });
         }
         for row in log_probs.chunks_exact(vocab) {
-            let (best, best_lp) = row
-                .iter()
-                .copied()
-                .enumerate()
-                .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, v)| {
-                    if v > bv {
-                        (i, v)
-                    } else {
-                        (bi, bv)
-                    }
-                });
+            let (best, best_lp) =
+                row.iter()
+                    .copied()
+                    .enumerate()
+                    .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, v)| {
+                        if v > bv {
+                            (i, v)
+                        } else {
+                            (bi, bv)
+                        }
+                    });
             if best != self.blank_id && self.previous != Some(best) {
                 self.emitted.push(EmittedToken {
                     id: best,
@@ -202,12 +202,27 @@ mod tests {
     #[test]
     fn whitespace_is_normalised_and_words_carry_timing() {
         let mut d = decoder();
-        d.push(&frames(&[1, 1, 0, 2, 0, 1, 0, 1, 3, 4, 1]), 5).unwrap();
+        d.push(&frames(&[1, 1, 0, 2, 0, 1, 0, 1, 3, 4, 1]), 5)
+            .unwrap();
         assert_eq!(d.text(), "a bl");
         let words = d.words();
         assert_eq!(words.len(), 2);
-        assert_eq!((words[0].text.as_str(), words[0].start_frame, words[0].end_frame), ("a", 3, 3));
-        assert_eq!((words[1].text.as_str(), words[1].start_frame, words[1].end_frame), ("bl", 8, 9));
+        assert_eq!(
+            (
+                words[0].text.as_str(),
+                words[0].start_frame,
+                words[0].end_frame
+            ),
+            ("a", 3, 3)
+        );
+        assert_eq!(
+            (
+                words[1].text.as_str(),
+                words[1].start_frame,
+                words[1].end_frame
+            ),
+            ("bl", 8, 9)
+        );
         assert!((words[1].confidence - 0.8).abs() < 1e-6);
     }
 
@@ -216,7 +231,10 @@ mod tests {
         let mut d = decoder();
         assert_eq!(
             d.push(&[0.0; 12], 6),
-            Err(DecodeError::VocabMismatch { vocab: 6, tokens: 5 })
+            Err(DecodeError::VocabMismatch {
+                vocab: 6,
+                tokens: 5
+            })
         );
         assert_eq!(
             d.push(&[0.0; 7], 5),

@@ -77,7 +77,8 @@ impl StreamingFbank {
             next += shift;
         }
         let keep_from = next.min(buffer_end);
-        self.buffer.drain(..(keep_from - self.buffer_start) as usize);
+        self.buffer
+            .drain(..(keep_from - self.buffer_start) as usize);
         self.buffer_start = keep_from;
     }
 
@@ -89,16 +90,6 @@ impl StreamingFbank {
     /// Frames produced since the stream started.
     pub fn frames_emitted(&self) -> u64 {
         self.frames_emitted
-    }
-
-    /// Samples per frame hop (160 at 16 kHz / 10 ms).
-    pub fn frame_shift(&self) -> usize {
-        self.geometry.frame_shift
-    }
-
-    /// Samples per analysis window (400 at 16 kHz / 25 ms).
-    pub fn frame_length(&self) -> usize {
-        self.geometry.frame_length
     }
 
     /// Forgets all audio so the next sample starts a new stream.
@@ -144,7 +135,11 @@ mod tests {
             fbank.accept(&samples[pos..end], &mut out);
             pos = end;
         }
-        assert_eq!(fbank.frames_emitted() as usize * 80, out.len());
+        assert_eq!(fbank.num_bins(), 80);
+        assert_eq!(
+            fbank.frames_emitted() as usize * fbank.num_bins(),
+            out.len()
+        );
         out
     }
 
@@ -170,7 +165,12 @@ mod tests {
             })
             .collect();
         for sizes in [&[1][..], &[37], &[160], &[401], &[0, 3, 1000], &random] {
-            assert_eq!(in_chunks(&samples, sizes), whole, "sizes {:?}", &sizes[..sizes.len().min(3)]);
+            assert_eq!(
+                in_chunks(&samples, sizes),
+                whole,
+                "sizes {:?}",
+                &sizes[..sizes.len().min(3)]
+            );
         }
     }
 

@@ -24,7 +24,13 @@ fn mel_scale(freq: f64) -> f64 {
 impl MelBanks {
     /// Filters for `num_bins` bands between `low_freq` and `high_freq` (absolute Hz) over
     /// an FFT of `fft_size` points at `sample_rate`.
-    pub fn new(num_bins: usize, sample_rate: f64, fft_size: usize, low_freq: f64, high_freq: f64) -> Self {
+    pub fn new(
+        num_bins: usize,
+        sample_rate: f64,
+        fft_size: usize,
+        low_freq: f64,
+        high_freq: f64,
+    ) -> Self {
         let num_fft_bins = fft_size / 2;
         let bin_width = sample_rate / fft_size as f64;
         let mel_low = mel_scale(low_freq);

@@ -71,7 +71,10 @@ impl FbankOptions {
             return bad("sample_rate must be positive".into());
         }
         if self.num_mel_bins < 3 {
-            return bad(format!("num_mel_bins = {} must be at least 3", self.num_mel_bins));
+            return bad(format!(
+                "num_mel_bins = {} must be at least 3",
+                self.num_mel_bins
+            ));
         }
         let rate = f64::from(self.sample_rate);
         let samples = |ms: f64| (rate * ms / 1000.0).round();
@@ -90,10 +93,16 @@ impl FbankOptions {
             ));
         }
         if !(0.0..=1.0).contains(&self.preemph_coeff) {
-            return bad(format!("preemph_coeff = {} must be in [0, 1]", self.preemph_coeff));
+            return bad(format!(
+                "preemph_coeff = {} must be in [0, 1]",
+                self.preemph_coeff
+            ));
         }
         if !(self.input_scale.is_finite() && self.input_scale > 0.0) {
-            return bad(format!("input_scale = {} must be positive", self.input_scale));
+            return bad(format!(
+                "input_scale = {} must be positive",
+                self.input_scale
+            ));
         }
         let nyquist = rate / 2.0;
         let high_freq = if self.high_freq <= 0.0 {
@@ -157,14 +166,38 @@ mod tests {
     fn rejects_bad_values() {
         let d = FbankOptions::default;
         for opts in [
-            FbankOptions { sample_rate: 0, ..d() },
-            FbankOptions { num_mel_bins: 0, ..d() },
-            FbankOptions { frame_length_ms: 0.0, ..d() },
-            FbankOptions { frame_shift_ms: f64::NAN, ..d() },
-            FbankOptions { low_freq: 9000.0, ..d() },
-            FbankOptions { high_freq: 9000.0, ..d() },
-            FbankOptions { preemph_coeff: 1.5, ..d() },
-            FbankOptions { input_scale: 0.0, ..d() },
+            FbankOptions {
+                sample_rate: 0,
+                ..d()
+            },
+            FbankOptions {
+                num_mel_bins: 0,
+                ..d()
+            },
+            FbankOptions {
+                frame_length_ms: 0.0,
+                ..d()
+            },
+            FbankOptions {
+                frame_shift_ms: f64::NAN,
+                ..d()
+            },
+            FbankOptions {
+                low_freq: 9000.0,
+                ..d()
+            },
+            FbankOptions {
+                high_freq: 9000.0,
+                ..d()
+            },
+            FbankOptions {
+                preemph_coeff: 1.5,
+                ..d()
+            },
+            FbankOptions {
+                input_scale: 0.0,
+                ..d()
+            },
         ] {
             assert!(opts.geometry().is_err(), "{opts:?}");
         }

@@ -57,11 +57,6 @@ impl FrameStacker {
         self.buffer_start = keep_from;
     }
 
-    /// Values per model frame.
-    pub fn output_dim(&self) -> usize {
-        self.stack * self.bins
-    }
-
     /// Model frames produced since the stream started.
     pub fn frames_emitted(&self) -> u64 {
         self.frames_emitted
@@ -124,7 +119,6 @@ mod tests {
             stack_all(&mut gapped, &frames(0..8, 1), 1),
             vec![0., 100., 300., 400., 600., 700.]
         );
-        assert_eq!(gapped.output_dim(), 2);
     }
 
     #[test]

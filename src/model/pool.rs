@@ -28,7 +28,9 @@ impl SessionPool {
     /// A pool of `capacity` sessions of `model`, created when first needed.
     pub fn new(model: Arc<AcousticModel>, capacity: usize) -> Result<SessionPool, AsrError> {
         if capacity == 0 {
-            return Err(AsrError::InvalidConfig("the session pool needs at least 1 session".into()));
+            return Err(AsrError::InvalidConfig(
+                "the session pool needs at least 1 session".into(),
+            ));
         }
         Ok(SessionPool {
             model,
@@ -44,12 +46,17 @@ impl SessionPool {
             .await
             .map_err(|_| AsrError::PoolExhausted { waited: timeout })?
             .map_err(|_| AsrError::Internal("session pool closed".into()))?;
-        let reused = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let session = match reused {
-            Some(session) => session,
-            None => self.model.session()?,
-        };
-        Ok(PooledSession { session: Some(session), pool: Arc::clone(self), _permit: permit })
+        let reused = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let session = reused.unwrap_or_else(|| self.model.session());
+        Ok(PooledSession {
+            session: Some(session),
+            pool: Arc::clone(self),
+            _permit: permit,
+        })
     }
 
     /// Most sessions that can be checked out at once.
@@ -77,13 +84,17 @@ impl Deref for PooledSession {
 
     fn deref(&self) -> &ModelSession {
         // Only `drop` takes the session out, so it is always present here.
-        self.session.as_ref().unwrap_or_else(|| unreachable!("session taken before drop"))
+        self.session
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("session taken before drop"))
     }
 }
 
 impl DerefMut for PooledSession {
     fn deref_mut(&mut self) -> &mut ModelSession {
-        self.session.as_mut().unwrap_or_else(|| unreachable!("session taken before drop"))
+        self.session
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("session taken before drop"))
     }
 }
 
@@ -91,7 +102,11 @@ impl Drop for PooledSession {
     fn drop(&mut self) {
         if let Some(mut session) = self.session.take() {
             session.reset();
-            self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(session);
+            self.pool
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(session);
         }
     }
 }

@@ -2,8 +2,12 @@
 //!
 //! Optimising a graph takes far longer than running a chunk, so the plan is built at start-up
 //! with symbolic batch and time axes and every stream runs that same plan. What differs per
-//! stream is the recurrent state, which lives in a [`ModelSession`] beside a tract execution
-//! state; chunked runs that carry the state equal one whole-utterance run.
+//! stream is the recurrent state, which lives in a [`ModelSession`]; chunked runs that carry
+//! the state equal one whole-utterance run.
+//!
+//! Each run gets a fresh tract execution state: tract's `Scan` (what an ONNX `LSTM` becomes)
+//! keeps its hidden state inside the execution state after the first run and then ignores
+//! the `h_in`/`c_in` inputs, which would break resets and any sharing of a plan state.
 
 use std::sync::Arc;
 
@@ -28,7 +32,10 @@ impl AcousticModel {
     /// Loads `spec`'s ONNX file and optimises it for any batch size and chunk length.
     pub fn load(spec: &ModelSpec) -> Result<AcousticModel, AsrError> {
         let path = spec.onnx_path();
-        let load_error = |reason: String| AsrError::ModelLoad { path: path.clone(), reason };
+        let load_error = |reason: String| AsrError::ModelLoad {
+            path: path.clone(),
+            reason,
+        };
         let plan = build_plan(spec).map_err(|e| load_error(format!("{e:#}")))?;
         let model = AcousticModel {
             plan,
@@ -51,10 +58,11 @@ impl AcousticModel {
     }
 
     /// A fresh session for one stream: zero state, batch size 1.
-    pub fn session(self: &Arc<Self>) -> Result<ModelSession, AsrError> {
-        let exec = self.plan.spawn().map_err(|e| AsrError::Model(format!("{e:#}")))?;
-        let state = self.zero_state(1);
-        Ok(ModelSession { model: Arc::clone(self), exec, state })
+    pub fn session(self: &Arc<Self>) -> ModelSession {
+        ModelSession {
+            model: Arc::clone(self),
+            state: self.zero_state(1),
+        }
     }
 
     fn zero_state(&self, batch: usize) -> Vec<Tensor> {
@@ -70,7 +78,11 @@ impl AcousticModel {
         let model = self.plan.model();
         let log_probs = model.output_fact(0).map_err(|e| e.to_string())?;
         let rank = log_probs.shape.len();
-        let classes = log_probs.shape.iter().last().and_then(|d| d.to_usize().ok());
+        let classes = log_probs
+            .shape
+            .iter()
+            .last()
+            .and_then(|d| d.to_usize().ok());
         if rank != 3 || classes != Some(self.vocab) {
             return Err(format!(
                 "log_probs is {:?}, expected [batch, time, {}] for the {} vocab tokens",
@@ -79,10 +91,13 @@ impl AcousticModel {
         }
         for (ix, state) in self.states.iter().enumerate() {
             let fact = model.output_fact(ix + 1).map_err(|e| e.to_string())?;
-            let ok = fact.shape.len() == state.shape.len()
-                && fact.shape.iter().zip(&state.shape).enumerate().all(|(axis, (dim, &want))| {
-                    axis == state.batch_axis || dim.to_usize().ok() == Some(want)
-                });
+            let ok =
+                fact.shape.len() == state.shape.len()
+                    && fact.shape.iter().zip(&state.shape).enumerate().all(
+                        |(axis, (dim, &want))| {
+                            axis == state.batch_axis || dim.to_usize().ok() == Some(want)
+                        },
+                    );
             if !ok {
                 return Err(format!(
                     "state output {} is {:?}, but model.toml declares {:?}",
@@ -110,18 +125,23 @@ fn build_plan(spec: &ModelSpec) -> TractResult<Arc<TypedRunnableModel>> {
             .shape
             .iter()
             .enumerate()
-            .map(|(axis, &d)| if axis == state.batch_axis { batch.clone().into() } else { d.into() })
+            .map(|(axis, &d)| {
+                if axis == state.batch_axis {
+                    batch.clone().into()
+                } else {
+                    d.into()
+                }
+            })
             .collect();
         model.set_input_fact(ix + 1, f32::fact(shape).into())?;
     }
     model.into_optimized()?.into_runnable()
 }
 
-/// One stream's handle on the model: a tract execution state and the recurrent tensors.
+/// One stream's handle on the model: its recurrent tensors.
 #[derive(Debug)]
 pub struct ModelSession {
     model: Arc<AcousticModel>,
-    exec: TypedSimpleState,
     state: Vec<Tensor>,
 }
 
@@ -135,7 +155,7 @@ impl ModelSession {
     /// carrying the recurrent state into the next call.
     pub fn run(&mut self, frames: &[f32]) -> Result<Vec<f32>, AsrError> {
         let dim = self.model.input_dim;
-        if frames.len() % dim != 0 {
+        if !frames.len().is_multiple_of(dim) {
             return Err(AsrError::Internal(format!(
                 "{} feature values are not whole frames of {dim}",
                 frames.len()
@@ -145,22 +165,35 @@ impl ModelSession {
         if time == 0 {
             return Ok(Vec::new());
         }
-        self.run_frames(frames, time).map_err(|e| AsrError::Model(format!("{e:#}")))
+        self.run_frames(frames, time)
+            .map_err(|e| AsrError::Model(format!("{e:#}")))
     }
 
     fn run_frames(&mut self, frames: &[f32], time: usize) -> TractResult<Vec<f32>> {
         let features = Tensor::from_shape(&[1, time, self.model.input_dim], frames)?;
         let mut inputs: TVec<TValue> = tvec![features.into_tvalue()];
-        inputs.extend(self.state.iter_mut().map(|t| std::mem::take(t).into_tvalue()));
-        let outputs = self.exec.run(inputs)?;
+        inputs.extend(
+            self.state
+                .iter_mut()
+                .map(|t| std::mem::take(t).into_tvalue()),
+        );
+        let outputs = self.model.plan.run(inputs)?;
         let mut outputs = outputs.into_iter();
         let log_probs = outputs.next().context("model returned no log_probs")?;
         let expected = [1, time, self.model.vocab];
-        ensure!(log_probs.shape() == expected, "log_probs {:?}, expected {expected:?}", log_probs.shape());
+        ensure!(
+            log_probs.shape() == expected,
+            "log_probs {:?}, expected {expected:?}",
+            log_probs.shape()
+        );
         for (slot, value) in self.state.iter_mut().zip(outputs) {
             *slot = value.into_tensor();
         }
-        Ok(log_probs.to_plain_array_view::<f32>()?.iter().copied().collect())
+        Ok(log_probs
+            .to_plain_array_view::<f32>()?
+            .iter()
+            .copied()
+            .collect())
     }
 
     /// Forgets the stream: zero state, ready for the next one.

@@ -102,7 +102,10 @@ pub struct VocabSpec {
 impl ModelSpec {
     /// Reads and validates `model.toml` at `path`.
     pub fn load(path: &Path) -> Result<ModelSpec, AsrError> {
-        let load_error = |reason: String| AsrError::ModelLoad { path: path.to_path_buf(), reason };
+        let load_error = |reason: String| AsrError::ModelLoad {
+            path: path.to_path_buf(),
+            reason,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| load_error(e.to_string()))?;
         let base_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         ModelSpec::parse(&text, base_dir).map_err(load_error)
@@ -128,7 +131,9 @@ impl ModelSpec {
 
     /// Audio covered by one model frame's hop (30 ms for 3 × 10 ms).
     pub fn model_frame_duration(&self) -> Duration {
-        Duration::from_secs_f64(self.frames.subsample as f64 * self.features.frame_shift_ms / 1000.0)
+        Duration::from_secs_f64(
+            self.frames.subsample as f64 * self.features.frame_shift_ms / 1000.0,
+        )
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -149,14 +154,24 @@ impl ModelSpec {
     fn validate_states(&self) -> Result<(), String> {
         let mut names: HashSet<&str> = [self.onnx.input.as_str(), self.onnx.output.as_str()].into();
         for (ix, state) in self.states.iter().enumerate() {
-            let which = format!("[[state]] #{} ({} -> {})", ix + 1, state.output, state.input);
+            let which = format!(
+                "[[state]] #{} ({} -> {})",
+                ix + 1,
+                state.output,
+                state.input
+            );
             for name in [&state.input, &state.output] {
                 if name.is_empty() || !names.insert(name) {
-                    return Err(format!("{which}: tensor name {name:?} is empty or used twice"));
+                    return Err(format!(
+                        "{which}: tensor name {name:?} is empty or used twice"
+                    ));
                 }
             }
             if state.shape.is_empty() || state.shape.contains(&0) {
-                return Err(format!("{which}: shape {:?} must be non-empty with no zero", state.shape));
+                return Err(format!(
+                    "{which}: shape {:?} must be non-empty with no zero",
+                    state.shape
+                ));
             }
             if state.batch_axis >= state.shape.len() {
                 return Err(format!(

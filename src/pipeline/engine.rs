@@ -77,7 +77,9 @@ impl Engine {
     /// Reads `model.toml`, loads and optimises the ONNX graph once and sets up the pool.
     pub fn load(cfg: EngineConfig) -> Result<Engine, AsrError> {
         if cfg.chunk_ms == 0 {
-            return Err(AsrError::InvalidConfig("chunk_ms must be at least 1".into()));
+            return Err(AsrError::InvalidConfig(
+                "chunk_ms must be at least 1".into(),
+            ));
         }
         let spec = ModelSpec::load(&cfg.model_path)?;
         let model = Arc::new(AcousticModel::load(&spec)?);
@@ -98,11 +100,16 @@ impl Engine {
             chunk_frames = inner.chunk_frames,
             "model loaded"
         );
-        Ok(Engine { inner: Arc::new(inner) })
+        Ok(Engine {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Starts recognising a stream; waits at most the acquire timeout for a free session.
-    pub async fn open_stream(&self, settings: StreamSettings) -> Result<RecognitionStream, AsrError> {
+    pub async fn open_stream(
+        &self,
+        settings: StreamSettings,
+    ) -> Result<RecognitionStream, AsrError> {
         validate(&settings)?;
         let decoder = PcmDecoder::new(settings.encoding, settings.channels)
             .map_err(|e| AsrError::InvalidConfig(e.to_string()))?;

@@ -45,6 +45,11 @@ impl Hypothesis {
         } else {
             words.iter().map(|w| w.confidence).sum::<f32>() / words.len() as f32
         };
-        Hypothesis { text: ctc.text(), confidence, end_time: at(ctc.frames_seen()), words }
+        Hypothesis {
+            text: ctc.text(),
+            confidence,
+            end_time: at(ctc.frames_seen()),
+            words,
+        }
     }
 }

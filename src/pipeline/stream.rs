@@ -63,7 +63,8 @@ impl RecognitionStream {
         let internal = |e: FeatureError| AsrError::Internal(e.to_string());
         let fbank = StreamingFbank::new(&spec.features).map_err(internal)?;
         let bins = spec.features.num_mel_bins;
-        let stacker = FrameStacker::new(spec.frames.stack, spec.frames.subsample, bins).map_err(internal)?;
+        let stacker =
+            FrameStacker::new(spec.frames.stack, spec.frames.subsample, bins).map_err(internal)?;
         let ctc = CtcGreedy::new(spec.vocab.blank_id, spec.vocab.tokens.clone());
         Ok(RecognitionStream {
             session,
@@ -101,7 +102,11 @@ impl RecognitionStream {
     }
 
     /// Feeds already-decoded mono samples at `rate_hz`, which must be the stream's rate.
-    pub fn accept_samples(&mut self, mono: &[f32], rate_hz: u32) -> Result<Vec<StreamEvent>, AsrError> {
+    pub fn accept_samples(
+        &mut self,
+        mono: &[f32],
+        rate_hz: u32,
+    ) -> Result<Vec<StreamEvent>, AsrError> {
         self.ensure_open()?;
         if rate_hz != self.input_rate {
             return Err(AsrError::InvalidAudio(format!(
@@ -137,7 +142,9 @@ impl RecognitionStream {
 
     fn ensure_open(&self) -> Result<(), AsrError> {
         if self.finished {
-            return Err(AsrError::InvalidAudio("the stream has already finished".into()));
+            return Err(AsrError::InvalidAudio(
+                "the stream has already finished".into(),
+            ));
         }
         Ok(())
     }
@@ -151,7 +158,11 @@ impl RecognitionStream {
         self.resampled = resampled;
         result.map_err(|e| AsrError::Internal(e.to_string()))?;
         self.run_pending(false)?;
-        Ok(self.partial().map(StreamEvent::Partial).into_iter().collect())
+        Ok(self
+            .partial()
+            .map(StreamEvent::Partial)
+            .into_iter()
+            .collect())
     }
 
     /// Pushes out the resampler's tail and runs every remaining frame.
@@ -184,7 +195,9 @@ impl RecognitionStream {
         let log_probs = self.session.run(&self.pending[..frames * dim])?;
         self.pending.drain(..frames * dim);
         let vocab = self.session.model().vocab();
-        self.ctc.push(&log_probs, vocab).map_err(|e| AsrError::Model(e.to_string()))
+        self.ctc
+            .push(&log_probs, vocab)
+            .map_err(|e| AsrError::Model(e.to_string()))
     }
 
     /// A partial when asked for, enough audio passed since the last one, and the text moved.

@@ -26,7 +26,8 @@ use crate::proto::recognizer_server::RecognizerServer;
 pub use service::RecognizerService;
 
 /// Largest request message accepted (a whole `Recognize` WAV, or one streamed chunk):
-/// 32 MiB, about 17 minutes of 16 kHz 16-bit mono. Larger messages get RESOURCE_EXHAUSTED.
+/// 32 MiB, about 17 minutes of 16 kHz 16-bit mono. Larger messages are refused by tonic
+/// with OUT_OF_RANGE ("decoded message length too large").
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Why the server could not start or stopped with an error.
@@ -47,10 +48,12 @@ pub enum ServeError {
 
 /// Binds a TCP listener on `addr` ("HOST:PORT"; port 0 picks a free one).
 pub async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
-    TcpListener::bind(addr).await.map_err(|source| ServeError::Bind {
-        addr: addr.to_owned(),
-        source,
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })
 }
 
 /// Serves `engine` on `listener` until `shutdown` completes, then drains open calls.

@@ -15,14 +15,15 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
-use crate::audio::{self, Encoding};
-use crate::pipeline::{Engine, Hypothesis, RecognitionStream, StreamEvent, StreamSettings};
+use crate::audio;
+use crate::pipeline::{Engine, RecognitionStream, StreamEvent};
 use crate::proto::recognizer_server::Recognizer;
 use crate::proto::streaming_recognize_request::StreamingRequest;
 use crate::proto::{
     RecognitionConfig, RecognizeRequest, RecognizeResponse, StreamingRecognizeRequest,
     StreamingRecognizeResponse,
 };
+use crate::transcribe::{transcribe_audio, Transcript};
 
 use super::responses;
 use super::settings::{self, UnaryAudio};
@@ -54,34 +55,29 @@ impl RecognizerService {
         audio: Vec<u8>,
     ) -> Result<RecognizeResponse, ServiceError> {
         let with_words = config.enable_word_time_offsets;
-        let (stream, hypothesis) = match settings::unary_audio(&config)? {
+        let transcript = match settings::unary_audio(&config)? {
             UnaryAudio::Pcm(settings) => {
                 let stream = self.engine.open_stream(settings).await?;
-                run_blocking(stream, move |s| {
+                let (stream, hypothesis) = run_blocking(stream, move |s| {
                     s.accept_audio(&audio)?;
                     s.finish()
                 })
-                .await?
+                .await?;
+                Transcript {
+                    hypothesis,
+                    audio_seconds: stream.audio_seconds(),
+                    compute_seconds: stream.compute_seconds(),
+                }
             }
             UnaryAudio::Wav => {
                 let wav = spawn_blocking(move || audio::read_wav(&audio)).await??;
-                let settings = StreamSettings {
-                    encoding: Encoding::Float32,
-                    sample_rate_hz: wav.sample_rate,
-                    channels: 1,
-                    interim_results: false,
-                };
-                let stream = self.engine.open_stream(settings).await?;
-                run_blocking(stream, move |s| {
-                    s.accept_samples(&wav.samples, wav.sample_rate)?;
-                    s.finish()
-                })
-                .await?
+                transcribe_audio(&self.engine, wav, 0).await?
             }
         };
-        let audio_length = Duration::from_secs_f64(stream.audio_seconds());
-        log_finished(&stream, &hypothesis);
-        Ok(responses::recognize(&hypothesis, with_words, audio_length))
+        log_finished(&transcript);
+        let audio_length = Duration::from_secs_f64(transcript.audio_seconds);
+        let hypothesis = &transcript.hypothesis;
+        Ok(responses::recognize(hypothesis, with_words, audio_length))
     }
 
     /// Reads the first request (the config) and opens the stream, so that protocol errors
@@ -107,6 +103,7 @@ impl RecognizerService {
             // honours "stop after the first final result".
             tracing::debug!("single_utterance: the final result is sent at half-close");
         }
+        tracing::debug!(?settings, with_words, "opening stream");
         let stream = self.engine.open_stream(settings).await?;
         Ok((stream, with_words))
     }
@@ -144,9 +141,15 @@ impl Recognizer for RecognizerService {
         let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
         tokio::spawn(
             async move {
-                if let Err(err) = recognize_stream(stream, requests, &tx, with_words).await {
-                    // The client may be gone already; then nobody is left to tell.
-                    let _ = tx.send(Err(err.into())).await;
+                match recognize_stream(stream, requests, &tx, with_words).await {
+                    Ok(()) => {}
+                    Err(err) if tx.is_closed() => {
+                        tracing::debug!(error = %err, "client went away");
+                    }
+                    Err(err) => {
+                        // Fails only if the client has just gone; nobody is left to tell.
+                        let _ = tx.send(Err(err.into())).await;
+                    }
                 }
             }
             .instrument(span),
@@ -181,7 +184,13 @@ async fn recognize_stream(
         }
     }
     let (stream, hypothesis) = run_blocking(stream, RecognitionStream::finish).await?;
-    log_finished(&stream, &hypothesis);
+    let transcript = Transcript {
+        audio_seconds: stream.audio_seconds(),
+        compute_seconds: stream.compute_seconds(),
+        hypothesis,
+    };
+    log_finished(&transcript);
+    let hypothesis = transcript.hypothesis;
     if tx
         .send(Ok(responses::streaming_final(&hypothesis, with_words)))
         .await
@@ -209,9 +218,12 @@ where
     Ok((stream, result?))
 }
 
-fn log_finished(stream: &RecognitionStream, hypothesis: &Hypothesis) {
-    let audio_seconds = stream.audio_seconds();
-    let compute_seconds = stream.compute_seconds();
+fn log_finished(transcript: &Transcript) {
+    let Transcript {
+        audio_seconds,
+        compute_seconds,
+        ..
+    } = *transcript;
     let real_time_factor = if audio_seconds > 0.0 {
         compute_seconds / audio_seconds
     } else {
@@ -221,7 +233,7 @@ fn log_finished(stream: &RecognitionStream, hypothesis: &Hypothesis) {
         audio_seconds,
         compute_seconds,
         real_time_factor,
-        transcript_chars = hypothesis.text.len(),
+        transcript_chars = transcript.hypothesis.text.len(),
         "recognised"
     );
 }

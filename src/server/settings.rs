@@ -164,7 +164,12 @@ mod tests {
         let pcm = unary_audio(&config(AudioEncoding::Linear16, 22050, 2)).unwrap();
         assert!(matches!(
             pcm,
-            UnaryAudio::Pcm(StreamSettings { sample_rate_hz: 22050, channels: 2, interim_results: false, .. })
+            UnaryAudio::Pcm(StreamSettings {
+                sample_rate_hz: 22050,
+                channels: 2,
+                interim_results: false,
+                ..
+            })
         ));
         let mut negative = config(AudioEncoding::Linear16, 16000, 1);
         negative.max_alternatives = -1;

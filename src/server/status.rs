@@ -79,3 +79,47 @@ fn code_for(err: &ServiceError) -> Code {
         ServiceError::Inbound(status) => status.code(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn code(err: impl Into<ServiceError>) -> Code {
+        Status::from(err.into()).code()
+    }
+
+    #[test]
+    fn client_mistakes_are_invalid_argument() {
+        assert_eq!(code(RequestError::ConfigNotFirst), Code::InvalidArgument);
+        assert_eq!(code(RequestError::RepeatedConfig), Code::InvalidArgument);
+        assert_eq!(
+            code(AsrError::InvalidConfig("rate".into())),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            code(AsrError::InvalidAudio("bad".into())),
+            Code::InvalidArgument
+        );
+        let wav = crate::audio::read_wav(b"RIFF").unwrap_err();
+        assert_eq!(code(wav), Code::InvalidArgument);
+    }
+
+    #[test]
+    fn busy_pool_is_resource_exhausted_and_faults_are_internal() {
+        let busy = AsrError::PoolExhausted {
+            waited: Duration::from_millis(5),
+        };
+        assert_eq!(code(busy), Code::ResourceExhausted);
+        assert_eq!(code(AsrError::Model("nan".into())), Code::Internal);
+        assert_eq!(code(AsrError::Internal("bug".into())), Code::Internal);
+    }
+
+    #[test]
+    fn inbound_transport_errors_keep_their_code_and_messages_survive() {
+        assert_eq!(code(Status::cancelled("gone")), Code::Cancelled);
+        let status = Status::from(ServiceError::from(RequestError::ConfigNotFirst));
+        assert_eq!(status.message(), "first request must be streaming_config");
+    }
+}

@@ -73,17 +73,19 @@ pub fn config_request(
     interim_results: bool,
 ) -> StreamingRecognizeRequest {
     StreamingRecognizeRequest {
-        streaming_request: Some(StreamingRequest::StreamingConfig(StreamingRecognitionConfig {
-            config: Some(RecognitionConfig {
-                encoding: encoding.into(),
-                sample_rate_hertz,
-                audio_channel_count,
-                enable_word_time_offsets: true,
-                ..Default::default()
-            }),
-            interim_results,
-            single_utterance: false,
-        })),
+        streaming_request: Some(StreamingRequest::StreamingConfig(
+            StreamingRecognitionConfig {
+                config: Some(RecognitionConfig {
+                    encoding: encoding.into(),
+                    sample_rate_hertz,
+                    audio_channel_count,
+                    enable_word_time_offsets: true,
+                    ..Default::default()
+                }),
+                interim_results,
+                single_utterance: false,
+            },
+        )),
     }
 }
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Reproduce models/baseline from nothing: setup -> corpus -> features -> train -> export -> eval.
+#
+# Run time on the reference machine (2 CPU cores, no GPU), measured 2026-11-29:
+#   setup.sh ~1 min (venv present) · make_corpus.sh ~35 min · features ~1 min
+#   train ~70 min (EPOCHS below) · export ~10 s · evaluate ~2 min. See models/README.md.
+# Env: EPOCHS (default 10), EXP (default work/exp), OUT (default ../baseline).
+# Training resumes from $EXP/last.pt when present; delete $EXP to start over.
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=.venv/bin/python
+EPOCHS="${EPOCHS:-10}"
+EXP="${EXP:-work/exp}"
+OUT="${OUT:-../baseline}"
+M=work/manifests
+
+./setup.sh
+[ -f "$M/READY" ] || ./make_corpus.sh
+
+for set in train dev test; do
+  [ -f "work/feats/$set/shard_00.tsv" ] && [ "work/feats/$set/shard_00.tsv" -nt "$M/$set.tsv" ] && continue
+  $PY features.py "$M/$set.tsv" $([ "$set" = train ] && echo --stats)
+done
+
+$PY train.py --train work/feats/train --dev work/feats/dev --exp "$EXP" --epochs "$EPOCHS" \
+  2>&1 | tee -a work/train.log
+
+$PY export_onnx.py "$EXP/best.pt" --out "$OUT" --name baseline --reference-manifest "$M/test.tsv"
+$PY evaluate.py "$OUT/model.onnx" "$M/test.tsv" "$M/dev.tsv"

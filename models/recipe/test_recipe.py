@@ -1,0 +1,132 @@
+"""Unit tests for features, model, training helpers and the ONNX exporter.
+
+Run: cd models/recipe && .venv/bin/python -m unittest test_recipe
+"""
+import tempfile
+import tomllib
+import unittest
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import soundfile as sf
+import torch
+
+import export_onnx
+import features as F
+import train
+from metrics import ErrorRate, edit_distance
+from model import VOCAB, AcousticModel, encode_text, greedy_decode
+
+
+class FeaturesTest(unittest.TestCase):
+    def test_frame_count_follows_snip_edges(self):
+        rng = np.random.default_rng(0)
+        for n in [0, 399, 400, 559, 560, 16000, 16123]:
+            fb = F.fbank(rng.uniform(-0.1, 0.1, n).astype(np.float32))
+            self.assertEqual(fb.shape, (0 if n < 400 else 1 + (n - 400) // 160, 80))
+
+    def test_tone_peaks_in_its_mel_bin(self):
+        t = np.arange(16000) / 16000
+        low = F.fbank((0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32))
+        high = F.fbank((0.3 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32))
+        self.assertLess(low.mean(0).argmax() + 20, high.mean(0).argmax())
+
+    def test_stacking_concatenates_oldest_first_and_drops_remainder(self):
+        fb = np.arange(8 * 80, dtype=np.float32).reshape(8, 80)
+        x = F.stack_frames(fb)
+        self.assertEqual(x.shape, (2, 240))
+        np.testing.assert_array_equal(x[1], np.concatenate([fb[3], fb[4], fb[5]]))
+
+    def test_cache_roundtrip_and_stats(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            rng = np.random.default_rng(1)
+            lines = ["id\tpath\tduration\ttext"]
+            for k, n in enumerate([16000, 8000, 24000]):
+                sf.write(d / f"u{k}.wav", rng.uniform(-0.2, 0.2, n).astype(np.float32), 16000)
+                lines.append(f"u{k}\tu{k}.wav\t{n / 16000}\tsome words")
+            (d / "m.tsv").write_text("\n".join(lines) + "\n")
+            F.compute(d / "m.tsv", d / "feats", shards=2, procs=1, stats=True)
+            shards, utts = F.load_cache(d / "feats")
+            self.assertEqual(sorted(u[0] for u in utts), ["u0", "u1", "u2"])
+            for uid, shard, off, n, _ in utts:
+                want = F.model_features(d / f"{uid}.wav")
+                np.testing.assert_allclose(shards[shard][off:off + n], want, rtol=2e-3, atol=2e-2)
+            stats = np.load(d / "feats" / "stats.npz")
+            allf = np.concatenate([F.model_features(d / f"u{k}.wav") for k in range(3)])
+            np.testing.assert_allclose(stats["mean"], allf.mean(0), rtol=1e-4, atol=1e-3)
+
+
+class TextTest(unittest.TestCase):
+    def test_vocab_matches_contract(self):
+        self.assertEqual(len(VOCAB), 29)
+        self.assertEqual(VOCAB[:4], ["<blank>", " ", "'", "a"])
+        self.assertEqual(VOCAB[28], "z")
+
+    def test_greedy_decode_collapses_repeats_and_blanks(self):
+        ids = encode_text("too")
+        seq = [0, ids[0], ids[0], ids[1], 0, ids[2], 1, 1, 0]
+        self.assertEqual(greedy_decode(seq), "too")
+
+    def test_error_rates(self):
+        self.assertEqual(edit_distance("kitten", "sitting"), 3)
+        er = ErrorRate()
+        er.add("the cat sat", "the cat sat down")
+        self.assertAlmostEqual(er.wer, 1 / 3)
+        self.assertAlmostEqual(er.cer, len(" down") / len("the cat sat"))
+
+
+class TrainingHelpersTest(unittest.TestCase):
+    def test_schedule_warms_up_then_decays_to_floor(self):
+        lrs = [train.learning_rate(s, 1000, 1e-3, 100, 0.05) for s in range(1001)]
+        self.assertTrue(all(a < b for a, b in zip(lrs[:99], lrs[1:100])))
+        self.assertAlmostEqual(max(lrs), 1e-3)
+        self.assertAlmostEqual(lrs[-1], 5e-5)
+
+    def test_batches_cover_every_utterance_within_budget(self):
+        class Fake:
+            utts = [(str(i), 0, 0, n, "", []) for i, n in enumerate([5, 90, 30, 31, 200, 7, 64, 64])]
+        batches = train.make_batches(Fake, max_frames=200, max_utts=3, seed=0)
+        self.assertEqual(sorted(i for b in batches for i in b), list(range(8)))
+        for b in batches:
+            self.assertLessEqual(len(b), 3)
+            self.assertLessEqual(max(Fake.utts[i][3] for i in b) * len(b), 200)
+
+
+class ExportTest(unittest.TestCase):
+    def test_onnx_matches_pytorch_whole_chunked_and_explicit(self):
+        torch.manual_seed(0)
+        model = AcousticModel(hidden=64, layers=2).eval()
+        model.set_cmvn(torch.randn(240), torch.rand(240) + 0.5)
+        x = torch.randn(1, 37, 240) * 3
+        with torch.no_grad():
+            want, (h, c) = model(x)
+            explicit, _ = model(x, explicit=True)
+        np.testing.assert_allclose(explicit.numpy(), want.numpy(), atol=1e-5)
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "m.onnx"
+            path.write_bytes(export_onnx.build_graph(model).SerializeToString())
+            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            feats = x[0].numpy()
+            whole = export_onnx.run_onnx(sess, feats, 2, 64)
+            chunked = export_onnx.run_onnx(sess, feats, 2, 64, [1, 7, 3, 16, 10])
+            zeros = np.zeros((2, 1, 64), np.float32)
+            _, h_out, c_out = sess.run(None, {"features": feats[None], "h_in": zeros, "c_in": zeros})
+        np.testing.assert_allclose(whole, want[0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(chunked, whole, atol=1e-5)
+        np.testing.assert_allclose(h_out, h.numpy(), atol=1e-5)
+        np.testing.assert_allclose(c_out, c.numpy(), atol=1e-5)
+
+    def test_model_toml_follows_contract(self):
+        cfg = tomllib.loads(export_onnx.model_toml(AcousticModel(hidden=64, layers=2), "x", "d"))
+        self.assertEqual(cfg["frames"], {"stack": 3, "subsample": 3})
+        self.assertEqual(cfg["features"]["high_freq"], 0.0)
+        self.assertEqual(cfg["features"]["input_scale"], 32768.0)
+        self.assertEqual([s["shape"] for s in cfg["state"]], [[2, 1, 64], [2, 1, 64]])
+        self.assertEqual([s["input"] for s in cfg["state"]], ["h_in", "c_in"])
+        self.assertEqual(cfg["vocab"]["tokens"], VOCAB)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,211 @@
+//! The tract runtime against outputs of an independent runtime: the tiny model's
+//! onnxruntime reference (tests/data/tiny_model/make_tiny_model.py) and, once the recipe has
+//! exported it, the baseline model's PyTorch reference. Chunked runs carrying the recurrent
+//! state must equal one whole run, which is what makes streaming exact.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use compact_asr::decode::CtcGreedy;
+use compact_asr::error::AsrError;
+use compact_asr::model::{AcousticModel, ModelSpec};
+
+const TINY: &str = "tests/data/tiny_model";
+const BASELINE: &str = "models/baseline";
+
+struct Reference {
+    features: Vec<f32>,
+    log_probs: Vec<f32>,
+    frames: usize,
+    dim: usize,
+    vocab: usize,
+    text: String,
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn read_reference(model_dir: &Path) -> Reference {
+    let dir = model_dir.join("reference");
+    let meta: toml::Table = std::fs::read_to_string(dir.join("reference.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let int = |key: &str| meta[key].as_integer().unwrap() as usize;
+    let r = Reference {
+        features: read_f32(&dir.join("features.f32")),
+        log_probs: read_f32(&dir.join("log_probs.f32")),
+        frames: int("frames"),
+        dim: int("dim"),
+        vocab: int("vocab"),
+        text: meta["text"].as_str().unwrap().to_string(),
+    };
+    assert_eq!(r.features.len(), r.frames * r.dim);
+    assert_eq!(r.log_probs.len(), r.frames * r.vocab);
+    r
+}
+
+fn load(model_dir: &Path) -> (ModelSpec, Arc<AcousticModel>) {
+    let spec = ModelSpec::load(&model_dir.join("model.toml")).unwrap();
+    let model = Arc::new(AcousticModel::load(&spec).unwrap());
+    (spec, model)
+}
+
+/// Runs `features` split into chunks of the given frame counts (cycled), carrying state.
+fn run_chunked(model: &Arc<AcousticModel>, features: &[f32], chunk_frames: &[usize]) -> Vec<f32> {
+    let dim = model.input_dim();
+    let mut session = model.session();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for &n in chunk_frames.iter().cycle() {
+        if start >= features.len() {
+            break;
+        }
+        let end = (start + n * dim).min(features.len());
+        out.extend(session.run(&features[start..end]).unwrap());
+        start = end;
+    }
+    out
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// The reference check the contract asks for: uneven chunks vs the reference whole run.
+/// Returns the greedy CTC text of the chunked run.
+fn check_against_reference(model_dir: &Path) -> String {
+    let (spec, model) = load(model_dir);
+    let r = read_reference(model_dir);
+    assert_eq!((model.input_dim(), model.vocab()), (r.dim, r.vocab));
+    let whole = run_chunked(&model, &r.features, &[r.frames]);
+    let chunked = run_chunked(&model, &r.features, &[1, 4, 7, 2, 13]);
+    let diff = max_abs_diff(&chunked, &r.log_probs);
+    assert!(
+        diff < 1e-4,
+        "{}: max |diff| {diff} vs reference",
+        model_dir.display()
+    );
+    assert!(
+        max_abs_diff(&chunked, &whole) < 1e-5,
+        "chunked run differs from the whole run"
+    );
+    let mut ctc = CtcGreedy::new(spec.vocab.blank_id, spec.vocab.tokens.clone());
+    ctc.push(&chunked, model.vocab()).unwrap();
+    ctc.text()
+}
+
+#[test]
+fn tiny_model_matches_onnxruntime_in_uneven_chunks() {
+    let text = check_against_reference(Path::new(TINY));
+    let want = read_reference(Path::new(TINY)).text;
+    assert_eq!(text, want.split_whitespace().collect::<Vec<_>>().join(" "));
+}
+
+/// Runs once the recipe has exported the baseline; its presence is the switch, so a
+/// half-exported model (model.toml without reference files) fails instead of skipping.
+#[test]
+fn baseline_model_matches_pytorch_reference_when_present() {
+    let dir = Path::new(BASELINE);
+    if dir.join("model.toml").exists() {
+        check_against_reference(dir);
+    }
+}
+
+#[test]
+fn a_reset_session_starts_from_zero_state() {
+    let (_, model) = load(Path::new(TINY));
+    let r = read_reference(Path::new(TINY));
+    let mut session = model.session();
+    let first = session.run(&r.features).unwrap();
+    let carried = session.run(&r.features).unwrap();
+    assert!(
+        max_abs_diff(&first, &carried) > 1e-3,
+        "state had no effect on the second run"
+    );
+    session.reset();
+    assert_eq!(session.run(&r.features).unwrap(), first);
+    assert!(session.run(&[]).unwrap().is_empty());
+    assert!(matches!(
+        session.run(&r.features[..10]),
+        Err(AsrError::Internal(_))
+    ));
+}
+
+#[test]
+fn interleaved_sessions_keep_their_own_state() {
+    let (_, model) = load(Path::new(TINY));
+    let r = read_reference(Path::new(TINY));
+    let other: Vec<f32> = r.features.iter().rev().copied().collect();
+    let (mut a, mut b) = (model.session(), model.session());
+    let half = r.frames / 2 * r.dim;
+    let mut out_a = a.run(&r.features[..half]).unwrap();
+    let mut out_b = b.run(&other[..half]).unwrap();
+    out_a.extend(a.run(&r.features[half..]).unwrap());
+    out_b.extend(b.run(&other[half..]).unwrap());
+    assert!(max_abs_diff(&out_a, &r.log_probs) < 1e-4);
+    assert!(max_abs_diff(&out_b, &model.session().run(&other).unwrap()) < 1e-5);
+}
+
+/// Copies the tiny model into a temp dir with `edit` applied to its model.toml.
+fn tiny_copy(edit: impl Fn(String) -> String) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(TINY).join("model.onnx"),
+        tmp.path().join("model.onnx"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(Path::new(TINY).join("model.toml")).unwrap();
+    let toml = tmp.path().join("model.toml");
+    std::fs::write(&toml, edit(text)).unwrap();
+    (tmp, toml)
+}
+
+fn load_error(toml: &Path) -> String {
+    let spec = ModelSpec::load(toml).unwrap();
+    match AcousticModel::load(&spec) {
+        Err(err @ AsrError::ModelLoad { .. }) => err.to_string(),
+        other => panic!("expected ModelLoad, got {other:?}"),
+    }
+}
+
+#[test]
+fn contract_mismatches_fail_at_load_with_a_reason() {
+    let (_tmp, toml) = tiny_copy(|t| t.replace(", \"z\"]", "]"));
+    let msg = load_error(&toml);
+    assert!(msg.contains("28 vocab tokens"), "{msg}");
+
+    let (_tmp, toml) = tiny_copy(|t| t.replace("[1, 1, 8]", "[1, 1, 9]"));
+    let msg = load_error(&toml);
+    assert!(msg.contains("model.onnx") && msg.contains("LSTM"), "{msg}");
+
+    let (_tmp, toml) = tiny_copy(|t| t.replace("output = \"c_out\"", "output = \"c_final\""));
+    let msg = load_error(&toml);
+    assert!(msg.contains("c_final not found"), "{msg}");
+}
+
+#[test]
+fn missing_or_corrupt_onnx_fails_at_load() {
+    let (tmp, toml) = tiny_copy(|t| t);
+    std::fs::write(tmp.path().join("model.onnx"), b"not a protobuf at all").unwrap();
+    let msg = load_error(&toml);
+    assert!(
+        msg.contains("model.onnx") && msg.contains("Protobuf"),
+        "{msg}"
+    );
+    std::fs::remove_file(tmp.path().join("model.onnx")).unwrap();
+    let msg = load_error(&toml);
+    assert!(
+        msg.contains("model.onnx") && msg.contains("No such file"),
+        "{msg}"
+    );
+}
