@@ -2,7 +2,8 @@
 
 Why onnxruntime on the exported model.onnx (not the PyTorch checkpoint): the number in the
 model card must describe the file the server ships. Features come from features.py (the
-contract's fbank), computed fresh from the audio in float32.
+contract's fbank), computed fresh from the audio in float32. Sets whose ids name several
+voices/sources ('<voice>-NNNNN') also get a per-voice breakdown.
 
   python evaluate.py ../baseline/model.onnx work/manifests/test.tsv work/manifests/dev.tsv
 """
@@ -52,14 +53,25 @@ def evaluate(onnx_path: Path, manifest: Path, procs: int, show: int) -> ErrorRat
     with Pool(procs) as pool:
         results = pool.map(_worker, [(onnx_path, part) for part in parts])
     er = ErrorRate()
+    groups: dict[str, ErrorRate] = {}
     shown = 0
     for part, hyps in zip(parts, results):
         for r, hyp in zip(part, hyps):
             er.add(r["text"], hyp)
+            groups.setdefault(group_of(r["id"]), ErrorRate()).add(r["text"], hyp)
             if shown < show and hyp != r["text"]:
                 print(f"  {r['id']}\n    ref: {r['text']}\n    hyp: {hyp}")
                 shown += 1
+    if len(groups) > 1:
+        for name, g in sorted(groups.items()):
+            print(f"  {name}: WER {100 * g.wer:.2f}% CER {100 * g.cer:.2f}% ({g.words} words)")
     return er, len(rows), sum(r["duration"] for r in rows)
+
+
+def group_of(uid: str) -> str:
+    """The voice (or source) of an utterance id: the id without its trailing '-NNNNN'."""
+    head, _, tail = uid.rpartition("-")
+    return head if head and tail.isdigit() else uid
 
 
 def main(argv: list[str]) -> None:

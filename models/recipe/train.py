@@ -7,7 +7,7 @@ checkpoint, and the best epoch by validation WER is kept for export. Validation 
 training sentences held out of training (synthetic, like the held-out-voice test set, which
 is never looked at here); the real-speech dev set is decoded and reported alongside.
 
-  python train.py --train work/feats/train --dev work/feats/dev --exp work/exp --epochs 4
+  python train.py --train work/feats/train --dev work/feats/dev --exp work/exp --epochs 20
 
 Outputs in --exp: last.pt (resume point), best.pt (best validation WER), log lines on stdout.
 """
@@ -115,15 +115,15 @@ def main(argv: list[str]) -> None:
                    help="clean training utterances (and their '-aug' copies) held out of training; "
                         "the best checkpoint is chosen by WER on them")
     p.add_argument("--exp", type=Path, required=True, help="checkpoint folder")
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--dropout", type=float, default=0.15)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--warmup", type=int, default=200, help="warmup steps")
+    p.add_argument("--warmup", type=int, default=150, help="warmup steps")
     p.add_argument("--final-lr-ratio", type=float, default=0.05)
-    p.add_argument("--batch-frames", type=int, default=12000, help="max padded frames per batch")
-    p.add_argument("--batch-utts", type=int, default=96)
+    p.add_argument("--batch-frames", type=int, default=8000, help="max padded frames per batch")
+    p.add_argument("--batch-utts", type=int, default=64)
     p.add_argument("--clip", type=float, default=5.0)
     p.add_argument("--valid-utts", type=int, default=200, help="dev utterances decoded each epoch")
     p.add_argument("--seed", type=int, default=1234)
@@ -157,7 +157,6 @@ def main(argv: list[str]) -> None:
     ctc = torch.nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True)
 
     steps_per_epoch = len(make_batches(train, a.batch_frames, a.batch_utts, a.seed))
-    total_steps = steps_per_epoch * a.epochs
     # Best = lowest held-out (WER, CER): CER breaks ties while WER is still ~100%.
     start_epoch, step, best, history = 0, 0, (float("inf"), float("inf")), []
     last = a.exp / "last.pt"
@@ -168,6 +167,9 @@ def main(argv: list[str]) -> None:
         start_epoch, step, best, history = ck["epoch"], ck["step"], ck["best"], ck["history"]
         torch.set_rng_state(ck["torch_rng"])
         print(f"resumed after epoch {start_epoch} (step {step}, best WER/CER {best[0]:.4f}/{best[1]:.4f})", flush=True)
+    # The schedule ends at the last step of the last epoch; a run resumed with another batch
+    # size or epoch count re-aims the decay at its new end (a fresh run: steps_per_epoch * epochs).
+    total_steps = step + (a.epochs - start_epoch) * steps_per_epoch
 
     model.train()
     t_start = time.time()

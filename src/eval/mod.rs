@@ -28,16 +28,6 @@ pub struct EvalScores {
 }
 
 impl EvalScores {
-    /// Word error rate in [0, ∞).
-    pub fn wer(&self) -> f64 {
-        self.words.rate()
-    }
-
-    /// Character error rate in [0, ∞).
-    pub fn cer(&self) -> f64 {
-        self.chars.rate()
-    }
-
     /// Real-time factor: compute seconds per audio second.
     pub fn rtf(&self) -> f64 {
         self.compute_seconds / self.audio_seconds.max(f64::EPSILON)

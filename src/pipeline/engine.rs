@@ -122,11 +122,6 @@ impl Engine {
         self.inner.spec.features.sample_rate
     }
 
-    /// The model's `model.toml` contents.
-    pub fn spec(&self) -> &ModelSpec {
-        &self.inner.spec
-    }
-
     /// Most streams that can recognise at once.
     pub fn pool_capacity(&self) -> usize {
         self.inner.pool.capacity()
