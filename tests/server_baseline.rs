@@ -1,6 +1,7 @@
 //! The shipped model (models/baseline) over real loopback gRPC: every `tests/data/*.wav`
-//! with a sibling `*.txt` reference, streamed at its own sample rate in uneven chunks (odd
-//! byte counts included), must come back within the stated character error rate.
+//! with a sibling `*.txt` reference, streamed as LINEAR16 at its own sample rate and channel
+//! count in uneven chunks (odd byte counts included), must come back within the stated
+//! character error rate.
 //!
 //! The baseline's presence (`models/baseline/model.toml`) is the switch, as in
 //! `tests/pipeline_baseline.rs`: before the recipe exports it there is nothing to run; once
@@ -34,6 +35,24 @@ fn recordings() -> Vec<(PathBuf, String)> {
     pairs
 }
 
+/// The file's own samples, channels and rate, so the server does the resampling and the
+/// downmix (16-bit files only, as the committed recordings are).
+fn interleaved_pcm16(wav: &std::path::Path) -> (Vec<u8>, i32, i32) {
+    let mut reader = hound::WavReader::open(wav).unwrap();
+    let spec = reader.spec();
+    assert_eq!(
+        spec.bits_per_sample,
+        16,
+        "{}: 16-bit PCM expected",
+        wav.display()
+    );
+    let pcm = reader
+        .samples::<i16>()
+        .flat_map(|s| s.unwrap().to_le_bytes())
+        .collect();
+    (pcm, spec.sample_rate as i32, i32::from(spec.channels))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baseline_streams_test_recordings_within_the_cer_bound() {
     let model = repo_path("models/baseline/model.toml");
@@ -47,14 +66,14 @@ async fn baseline_streams_test_recordings_within_the_cer_bound() {
     );
     let (_server, mut client) = start(engine(&model, 2, Duration::from_secs(60))).await;
     for (wav, reference) in recordings {
-        let audio = compact_asr::audio::read_wav_file(&wav).unwrap();
-        let rate = i32::try_from(audio.sample_rate).unwrap();
-        let mut requests = vec![config_request(AudioEncoding::Linear16, rate, 1, true)];
-        requests.extend(
-            uneven_chunks(&pcm16(&audio.samples))
-                .iter()
-                .map(|c| audio_request(c)),
-        );
+        let (pcm, rate, channels) = interleaved_pcm16(&wav);
+        let mut requests = vec![config_request(
+            AudioEncoding::Linear16,
+            rate,
+            channels,
+            true,
+        )];
+        requests.extend(uneven_chunks(&pcm).iter().map(|c| audio_request(c)));
         let responses = stream(&mut client, requests).await.unwrap();
         let last = &responses.last().unwrap().results[0];
         assert!(
