@@ -7,7 +7,7 @@ checkpoint, and the best epoch by validation WER is kept for export. Validation 
 training sentences held out of training (synthetic, like the held-out-voice test set, which
 is never looked at here); the real-speech dev set is decoded and reported alongside.
 
-  python train.py --train work/feats/train --dev work/feats/dev --exp work/exp --epochs 20
+  python train.py --train work/feats/train --dev work/feats/dev --exp work/exp --epochs 28
 
 Outputs in --exp: last.pt (resume point), best.pt (best validation WER), log lines on stdout.
 """
@@ -115,15 +115,15 @@ def main(argv: list[str]) -> None:
                    help="clean training utterances (and their '-aug' copies) held out of training; "
                         "the best checkpoint is chosen by WER on them")
     p.add_argument("--exp", type=Path, required=True, help="checkpoint folder")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=28)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--dropout", type=float, default=0.15)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=1.6e-3)
     p.add_argument("--warmup", type=int, default=150, help="warmup steps")
     p.add_argument("--final-lr-ratio", type=float, default=0.05)
-    p.add_argument("--batch-frames", type=int, default=8000, help="max padded frames per batch")
-    p.add_argument("--batch-utts", type=int, default=64)
+    p.add_argument("--batch-frames", type=int, default=4000, help="max padded frames per batch")
+    p.add_argument("--batch-utts", type=int, default=32)
     p.add_argument("--clip", type=float, default=5.0)
     p.add_argument("--valid-utts", type=int, default=200, help="dev utterances decoded each epoch")
     p.add_argument("--seed", type=int, default=1234)
