@@ -3,9 +3,8 @@
 //! count in uneven chunks (odd byte counts included), must come back within the stated
 //! character error rate.
 //!
-//! The baseline's presence (`models/baseline/model.toml`) is the switch, as in
-//! `tests/pipeline_baseline.rs`: before the recipe exports it there is nothing to run; once
-//! it exists the recordings must be there too.
+//! The CER bound is the one `tests/pipeline_baseline.rs` states for the first (weak) model;
+//! a fault anywhere on the gRPC path gives a different transcript or ~100% CER.
 
 mod common;
 
@@ -15,9 +14,10 @@ use std::time::Duration;
 use common::*;
 use compact_asr::eval::ErrorCount;
 use compact_asr::proto::recognition_config::AudioEncoding;
+use compact_asr::transcribe::transcribe_file;
 
 /// Highest character error rate accepted per recording.
-const MAX_CER: f64 = 0.10;
+const MAX_CER: f64 = 0.20;
 
 /// `(wav, normalised reference)` pairs in tests/data.
 fn recordings() -> Vec<(PathBuf, String)> {
@@ -56,15 +56,13 @@ fn interleaved_pcm16(wav: &std::path::Path) -> (Vec<u8>, i32, i32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baseline_streams_test_recordings_within_the_cer_bound() {
     let model = repo_path("models/baseline/model.toml");
-    if !model.exists() {
-        return;
-    }
     let recordings = recordings();
     assert!(
         !recordings.is_empty(),
-        "models/baseline exists but tests/data has no *.wav + *.txt pairs"
+        "tests/data has no *.wav + *.txt pairs"
     );
-    let (_server, mut client) = start(engine(&model, 2, Duration::from_secs(60))).await;
+    let engine = engine(&model, 2, Duration::from_secs(60));
+    let (_server, mut client) = start(engine.clone()).await;
     for (wav, reference) in recordings {
         let (pcm, rate, channels) = interleaved_pcm16(&wav);
         let mut requests = vec![config_request(
@@ -82,6 +80,13 @@ async fn baseline_streams_test_recordings_within_the_cer_bound() {
             wav.display()
         );
         let transcript = &last.alternatives[0].transcript;
+        let in_process = transcribe_file(&engine, &wav, 100).await.unwrap();
+        assert_eq!(
+            transcript,
+            &in_process,
+            "{}: gRPC vs in-process",
+            wav.display()
+        );
         let cer = ErrorCount::chars(&reference, transcript);
         assert!(
             cer.rate() <= MAX_CER,
