@@ -23,6 +23,7 @@ Run from the repository root:
 from __future__ import annotations
 
 import subprocess
+import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
@@ -33,37 +34,13 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 OUT = Path(__file__).resolve().parent
+# The recipe's own settings, so the fixtures pin the Rust front end to the training features.
+sys.path.insert(0, str(OUT.parents[2] / "models" / "recipe"))
+from features import fbank_options  # noqa: E402
 SAMPLE_RATE = 16000
 NUM_MEL_BINS = 80
 INPUT_SCALE = 32768.0
 SPEECH_TEXT = "the quick brown fox jumps over the lazy dog"
-
-
-def fbank_options() -> knf.FbankOptions:
-    """The contract's settings (docs/model-contract.md), each set explicitly."""
-    opts = knf.FbankOptions()
-    f = opts.frame_opts
-    f.samp_freq = SAMPLE_RATE
-    f.dither = 0.0
-    f.window_type = "povey"
-    f.frame_length_ms = 25.0
-    f.frame_shift_ms = 10.0
-    f.preemph_coeff = 0.97
-    f.remove_dc_offset = True
-    f.round_to_power_of_two = True
-    f.snip_edges = True
-    m = opts.mel_opts
-    m.num_bins = NUM_MEL_BINS
-    m.low_freq = 20.0
-    m.high_freq = 0.0
-    m.is_librosa = False
-    m.htk_mode = False
-    opts.use_energy = False
-    opts.use_power = True
-    opts.use_log_fbank = True
-    opts.use_log_floor = True
-    opts.eps = float(np.finfo(np.float32).eps)
-    return opts
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
