@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import tomllib
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -30,9 +31,11 @@ def decode_all(onnx_path: Path, rows: list[dict], threads: int) -> list[str]:
     session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
     shape = {i.name: i.shape for i in session.get_inputs()}
     layers, hidden = shape["h_in"][0], shape["h_in"][2]
+    # The stacking the model was trained with, as the server reads it from model.toml.
+    frames = tomllib.loads((onnx_path.parent / "model.toml").read_text())["frames"]
     hyps = []
     for r in rows:
-        feats = F.model_features(r["path"])[None]
+        feats = F.model_features(r["path"], frames["stack"], frames["subsample"])[None]
         if feats.shape[1] == 0:
             hyps.append("")
             continue

@@ -131,8 +131,8 @@ high_freq = 0.0
 input_scale = {F.INPUT_SCALE}
 
 [frames]
-stack = {F.STACK}
-subsample = {F.SUBSAMPLE}
+stack = {model.config["stack"]}
+subsample = {model.config["subsample"]}
 
 [onnx]
 input = "features"
@@ -206,7 +206,7 @@ def main(argv: list[str]) -> None:
     (a.out / "model.toml").write_text(model_toml(model, a.name, description))
 
     ref = pick_reference(a.reference_manifest)
-    feats = F.model_features(ref["path"])
+    feats = F.model_features(ref["path"], model.config["stack"], model.config["subsample"])
     with torch.no_grad():
         torch_lp = model(torch.from_numpy(feats)[None])[0][0].numpy()
         explicit_lp = model(torch.from_numpy(feats)[None], explicit=True)[0][0].numpy()

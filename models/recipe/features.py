@@ -6,18 +6,21 @@ of FFTs. The options below are exactly those of docs/model-contract.md, so the
 server's Rust front end reproduces what the model saw in training.
 
 Cache layout for a manifest `NAME.tsv` (under --out, default work/feats/NAME/):
-  shard_K.npy      float16 [frames, 240], the utterances of shard K concatenated
+  shard_K.npy      float16 [frames, stack*80], the utterances of shard K concatenated
   shard_K.tsv      id, offset, frames, text (one row per utterance of shard K)
+  frames.json      {"stack": N, "subsample": M}: the stacking the cache was made with
   stats.npz        (train only, --stats) mean/std over all training model frames, float64
 
 Usage:
   python features.py work/manifests/train.tsv --stats
   python features.py work/manifests/test.tsv
+  python features.py work/manifests/train.tsv --stats --stack 3 --subsample 2 --out work/feats_s3m2/train
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 from multiprocessing import Pool
@@ -32,7 +35,6 @@ NUM_MEL_BINS = 80
 INPUT_SCALE = 32768.0
 STACK = 3
 SUBSAMPLE = 3
-MODEL_DIM = STACK * NUM_MEL_BINS
 
 RECIPE_DIR = Path(__file__).resolve().parent
 
@@ -84,17 +86,26 @@ def fbank(audio: np.ndarray) -> np.ndarray:
     return out
 
 
-def stack_frames(fb: np.ndarray) -> np.ndarray:
-    """Model frame k = fbank frames 3k, 3k+1, 3k+2 (oldest first); remainder dropped."""
-    t = fb.shape[0] // SUBSAMPLE
-    if STACK != SUBSAMPLE:
-        raise NotImplementedError("only stack == subsample is used by this recipe")
-    return np.ascontiguousarray(fb[: t * STACK].reshape(t, MODEL_DIM))
+def stack_frames(fb: np.ndarray, stack: int = STACK, subsample: int = SUBSAMPLE) -> np.ndarray:
+    """Model frame k = fbank frames k*subsample .. k*subsample+stack-1 (oldest first),
+    concatenated; a trailing remainder that cannot fill a whole model frame is dropped."""
+    n, bins = fb.shape
+    t = (n - stack) // subsample + 1 if n >= stack else 0
+    idx = np.arange(t)[:, None] * subsample + np.arange(stack)[None, :]
+    return np.ascontiguousarray(fb[idx].reshape(t, stack * bins))
 
 
-def model_features(path: str | Path) -> np.ndarray:
-    """The stacked model input [T, 240] float32 of one audio file."""
-    return stack_frames(fbank(read_audio(path)))
+def model_features(path: str | Path, stack: int = STACK, subsample: int = SUBSAMPLE) -> np.ndarray:
+    """The stacked model input [T, stack*80] float32 of one audio file."""
+    return stack_frames(fbank(read_audio(path)), stack, subsample)
+
+
+def read_frames_config(feat_dir: Path) -> dict:
+    """The cache's stacking; caches written before frames.json existed used the defaults."""
+    path = Path(feat_dir) / "frames.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"stack": STACK, "subsample": SUBSAMPLE}
 
 
 def read_manifest(path: str | Path) -> list[dict]:
@@ -108,14 +119,15 @@ def read_manifest(path: str | Path) -> list[dict]:
     return rows
 
 
-def _compute_shard(job: tuple[list[dict], Path]) -> tuple[Path, np.ndarray, np.ndarray, int]:
-    rows, out_prefix = job
+def _compute_shard(job: tuple[list[dict], Path, int, int]) -> tuple[Path, np.ndarray, np.ndarray, int]:
+    rows, out_prefix, stack, subsample = job
+    dim = stack * NUM_MEL_BINS
     feats, index = [], []
     offset = 0
-    total = np.zeros(MODEL_DIM, dtype=np.float64)
-    total_sq = np.zeros(MODEL_DIM, dtype=np.float64)
+    total = np.zeros(dim, dtype=np.float64)
+    total_sq = np.zeros(dim, dtype=np.float64)
     for r in rows:
-        x = model_features(r["path"])
+        x = model_features(r["path"], stack, subsample)
         if x.shape[0] == 0:
             continue
         feats.append(x.astype(np.float16))
@@ -123,7 +135,7 @@ def _compute_shard(job: tuple[list[dict], Path]) -> tuple[Path, np.ndarray, np.n
         total_sq += np.square(x, dtype=np.float64).sum(axis=0)
         index.append((r["id"], offset, x.shape[0], r["text"]))
         offset += x.shape[0]
-    data = np.concatenate(feats) if feats else np.zeros((0, MODEL_DIM), np.float16)
+    data = np.concatenate(feats) if feats else np.zeros((0, dim), np.float16)
     np.save(f"{out_prefix}.npy", data)
     with open(f"{out_prefix}.tsv", "w", encoding="utf-8") as f:
         f.write("id\toffset\tframes\ttext\n")
@@ -132,14 +144,16 @@ def _compute_shard(job: tuple[list[dict], Path]) -> tuple[Path, np.ndarray, np.n
     return out_prefix, total, total_sq, offset
 
 
-def compute(manifest: Path, out_dir: Path, shards: int, procs: int, stats: bool) -> None:
+def compute(manifest: Path, out_dir: Path, shards: int, procs: int, stats: bool,
+            stack: int = STACK, subsample: int = SUBSAMPLE) -> None:
     rows = read_manifest(manifest)
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("shard_*"):
         old.unlink()
-    jobs = [(rows[k::shards], out_dir / f"shard_{k:02d}") for k in range(shards)]
-    total = np.zeros(MODEL_DIM)
-    total_sq = np.zeros(MODEL_DIM)
+    (out_dir / "frames.json").write_text(json.dumps({"stack": stack, "subsample": subsample}) + "\n")
+    jobs = [(rows[k::shards], out_dir / f"shard_{k:02d}", stack, subsample) for k in range(shards)]
+    total = np.zeros(stack * NUM_MEL_BINS)
+    total_sq = np.zeros(stack * NUM_MEL_BINS)
     frames = 0
     with Pool(procs) as pool:
         for prefix, s, sq, n in pool.imap_unordered(_compute_shard, jobs):
@@ -148,7 +162,7 @@ def compute(manifest: Path, out_dir: Path, shards: int, procs: int, stats: bool)
             frames += n
             print(f"{prefix.name}: {n} frames", flush=True)
     print(f"{manifest.name}: {len(rows)} utterances, {frames} model frames "
-          f"({frames * 0.03 / 3600:.2f} h)", flush=True)
+          f"({frames * subsample * 0.01 / 3600:.2f} h)", flush=True)
     if stats:
         mean = total / frames
         std = np.sqrt(np.maximum(total_sq / frames - mean**2, 1e-8))
@@ -175,10 +189,14 @@ def main(argv: list[str]) -> None:
     p.add_argument("--shards", type=int, default=8)
     p.add_argument("--procs", type=int, default=2)
     p.add_argument("--stats", action="store_true", help="also write stats.npz (training set)")
+    p.add_argument("--stack", type=int, default=STACK, help="fbank frames per model frame")
+    p.add_argument("--subsample", type=int, default=SUBSAMPLE, help="fbank frames between model frames")
     a = p.parse_args(argv)
+    if a.stack < 1 or a.subsample < 1:
+        p.error("--stack and --subsample must be at least 1 (as the contract requires)")
     out = a.out or RECIPE_DIR / "work" / "feats" / a.manifest.stem
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    compute(a.manifest, out, a.shards, a.procs, a.stats)
+    compute(a.manifest, out, a.shards, a.procs, a.stats, a.stack, a.subsample)
 
 
 if __name__ == "__main__":

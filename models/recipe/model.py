@@ -106,10 +106,15 @@ class AcousticModel(nn.Module):
     """CMVN -> SpecAugment -> LSTM stack (dropout between layers) -> Linear -> log-softmax."""
 
     def __init__(self, input_dim=240, hidden=320, layers=3, vocab=len(VOCAB), dropout=0.15,
-                 num_mel_bins=80, stack=3):
+                 num_mel_bins=80, stack=3, subsample=3):
         super().__init__()
+        if input_dim != stack * num_mel_bins:
+            raise ValueError(f"input_dim {input_dim} != stack {stack} x {num_mel_bins} mel bins")
+        # subsample does not change the graph; it is kept so the exporter writes the
+        # [frames] section the model was trained with.
         self.config = dict(input_dim=input_dim, hidden=hidden, layers=layers, vocab=vocab,
-                           dropout=dropout, num_mel_bins=num_mel_bins, stack=stack)
+                           dropout=dropout, num_mel_bins=num_mel_bins, stack=stack,
+                           subsample=subsample)
         self.hidden, self.layers = hidden, layers
         # Global CMVN as a fixed first layer: y = (x - mean) * inv_std.
         self.register_buffer("cmvn_mean", torch.zeros(input_dim))
@@ -141,7 +146,7 @@ class AcousticModel(nn.Module):
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor | None = None, state=None,
                 explicit: bool = False):
-        """feats [B, T, 240] raw stacked log-mel -> log_probs [B, T, V], (h, c) [L, B, n].
+        """feats [B, T, stack*80] raw stacked log-mel -> log_probs [B, T, V], (h, c) [L, B, n].
 
         Padding frames sit at the end of each row, so a unidirectional stack gives the
         valid frames the same output as an unpadded run.

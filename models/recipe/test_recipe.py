@@ -38,6 +38,13 @@ class FeaturesTest(unittest.TestCase):
         self.assertEqual(x.shape, (2, 240))
         np.testing.assert_array_equal(x[1], np.concatenate([fb[3], fb[4], fb[5]]))
 
+    def test_stacking_with_smaller_hop_overlaps_frames(self):
+        fb = np.arange(8 * 80, dtype=np.float32).reshape(8, 80)
+        x = F.stack_frames(fb, stack=3, subsample=2)
+        self.assertEqual(x.shape, (3, 240))  # starts 0, 2, 4; a frame at 6 would need fbank 8
+        np.testing.assert_array_equal(x[2], np.concatenate([fb[4], fb[5], fb[6]]))
+        self.assertEqual(F.stack_frames(fb[:2], stack=3, subsample=2).shape, (0, 240))
+
     def test_cache_roundtrip_and_stats(self):
         with tempfile.TemporaryDirectory() as d:
             d = Path(d)
@@ -56,6 +63,19 @@ class FeaturesTest(unittest.TestCase):
             stats = np.load(d / "feats" / "stats.npz")
             allf = np.concatenate([F.model_features(d / f"u{k}.wav") for k in range(3)])
             np.testing.assert_allclose(stats["mean"], allf.mean(0), rtol=1e-4, atol=1e-3)
+            self.assertEqual(F.read_frames_config(d / "feats"), {"stack": 3, "subsample": 3})
+
+    def test_cache_records_its_stacking(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            sf.write(d / "u.wav", np.random.default_rng(2).uniform(-0.2, 0.2, 16000).astype(np.float32), 16000)
+            (d / "m.tsv").write_text("id\tpath\tduration\ttext\nu\tu.wav\t1.0\tword\n")
+            F.compute(d / "m.tsv", d / "feats", shards=1, procs=1, stats=True, stack=4, subsample=2)
+            self.assertEqual(F.read_frames_config(d / "feats"), {"stack": 4, "subsample": 2})
+            shards, utts = F.load_cache(d / "feats")
+            np.testing.assert_allclose(shards[0], F.model_features(d / "u.wav", 4, 2), rtol=2e-3, atol=2e-2)
+            self.assertEqual(shards[0].shape, (48, 320))  # 98 fbank frames: starts 0, 2, .., 94
+            self.assertEqual(np.load(d / "feats" / "stats.npz")["mean"].shape, (320,))
 
 
 class TextTest(unittest.TestCase):
@@ -121,6 +141,9 @@ class ExportTest(unittest.TestCase):
     def test_model_toml_follows_contract(self):
         cfg = tomllib.loads(export_onnx.model_toml(AcousticModel(hidden=64, layers=2), "x", "d"))
         self.assertEqual(cfg["frames"], {"stack": 3, "subsample": 3})
+        cfg = tomllib.loads(export_onnx.model_toml(
+            AcousticModel(input_dim=320, hidden=64, layers=2, stack=4, subsample=2), "x", "d"))
+        self.assertEqual(cfg["frames"], {"stack": 4, "subsample": 2})
         self.assertEqual(cfg["features"]["high_freq"], 0.0)
         self.assertEqual(cfg["features"]["input_scale"], 32768.0)
         self.assertEqual([s["shape"] for s in cfg["state"]], [[2, 1, 64], [2, 1, 64]])

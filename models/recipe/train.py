@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from features import load_cache
+from features import load_cache, read_frames_config
 from metrics import ErrorRate
 from model import AcousticModel, count_parameters, encode_text, greedy_decode
 
@@ -143,14 +143,18 @@ def main(argv: list[str]) -> None:
     train = Corpus(a.train, keep=lambda uid: base_id(uid) not in held)
     valid = Corpus(a.train, keep=lambda uid: uid in held)
     dev = Corpus(a.dev)
+    frames_cfg = read_frames_config(a.train)
+    if read_frames_config(a.dev) != frames_cfg:
+        sys.exit(f"{a.dev} was stacked differently from {a.train}")
+    hop_s = frames_cfg["subsample"] * 0.01
     dev_idx = sorted(random.Random(a.seed).sample(range(len(dev.utts)), min(a.valid_utts, len(dev.utts))))
-    print(f"train: {len(train.utts)} utts, {train.frames()} frames ({train.frames() * 0.03 / 3600:.2f} h), "
+    print(f"train: {len(train.utts)} utts, {train.frames()} frames ({train.frames() * hop_s / 3600:.2f} h, {hop_s * 1000:.0f} ms frames), "
           f"{train.dropped} dropped (too short for CTC); validation: {len(valid.utts)} held-out train "
           f"utts, {len(dev_idx)} dev utts", flush=True)
 
     stats = np.load(a.train / "stats.npz")
     model = AcousticModel(input_dim=train.shards[0].shape[1], hidden=a.hidden, layers=a.layers,
-                          dropout=a.dropout)
+                          dropout=a.dropout, **frames_cfg)
     model.set_cmvn(stats["mean"], stats["std"])
     print(f"model: {a.layers}x{a.hidden} LSTM, {count_parameters(model)} parameters", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
