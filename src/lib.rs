@@ -14,12 +14,12 @@ pub mod proto {
 }
 
 pub mod audio;
+pub mod client;
 pub mod decode;
-pub mod features;
 pub mod error;
+pub mod eval;
+pub mod features;
 pub mod model;
 pub mod pipeline;
 pub mod server;
-pub mod client;
-pub mod eval;
 pub mod transcribe;

@@ -163,11 +163,7 @@ async fn health_reports_serving() {
     use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
 
     let (server, _client) = start_tiny(1, SHORT_WAIT).await;
-    let channel = tonic::transport::Endpoint::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(&server).await;
     let mut health = HealthClient::new(channel);
     for service in ["", "compact_asr.v1.Recognizer"] {
         let response = health
@@ -190,11 +186,7 @@ async fn reflection_v1_and_v1alpha_list_the_recognizer() {
     use tonic_reflection::pb::{v1, v1alpha};
 
     let (server, _client) = start_tiny(1, SHORT_WAIT).await;
-    let channel = tonic::transport::Endpoint::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(&server).await;
 
     let request = v1::ServerReflectionRequest {
         host: String::new(),

@@ -77,16 +77,14 @@ mod tests {
     }
 
     fn wav_int(spec: WavSpec, samples: &[i32]) -> Vec<u8> {
-        let mut cursor = Cursor::new(Vec::new());
-        let mut w = WavWriter::new(&mut cursor, spec).unwrap();
-        for &s in samples {
-            w.write_sample(s).unwrap();
-        }
-        w.finalize().unwrap();
-        cursor.into_inner()
+        wav_bytes(spec, samples)
     }
 
     fn wav_float(spec: WavSpec, samples: &[f32]) -> Vec<u8> {
+        wav_bytes(spec, samples)
+    }
+
+    fn wav_bytes<S: hound::Sample + Copy>(spec: WavSpec, samples: &[S]) -> Vec<u8> {
         let mut cursor = Cursor::new(Vec::new());
         let mut w = WavWriter::new(&mut cursor, spec).unwrap();
         for &s in samples {

@@ -66,6 +66,15 @@ pub async fn start(engine: Engine) -> (RunningServer, RecognizerClient<Channel>)
     (server, client)
 }
 
+/// A plain channel to `server`, for the health and reflection clients.
+pub async fn channel(server: &RunningServer) -> Channel {
+    tonic::transport::Endpoint::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
 pub fn config_request(
     encoding: AudioEncoding,
     sample_rate_hertz: i32,
