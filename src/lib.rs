@@ -15,10 +15,12 @@ pub mod proto {
 
 pub mod audio;
 pub mod client;
+pub mod config;
 pub mod decode;
 pub mod error;
 pub mod eval;
 pub mod features;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod server;

@@ -11,7 +11,10 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use compact_asr::audio::read_wav_file;
-use compact_asr::client::{self, bench, StreamOptions};
+use compact_asr::client::{self, bench, loadtest, StreamOptions};
+use compact_asr::config::{LogFormat, SettingsArgs};
+use compact_asr::metrics::http::MetricsServer;
+use compact_asr::model::BatchConfig;
 use compact_asr::pipeline::{Engine, EngineConfig};
 use compact_asr::server::{self, RunningServer};
 use compact_asr::{eval, transcribe};
@@ -25,8 +28,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the gRPC API (Recognizer, health, reflection).
+    /// Serve the gRPC API (Recognizer, health, reflection) and Prometheus metrics.
+    ///
+    /// Settings come from flags, then COMPACT_ASR_* variables, then the --config file, then
+    /// defaults; `compact-asr config --print-default` lists and documents them all.
     Serve(ServeArgs),
+    /// Print every `serve` setting with its documentation and default, as a TOML file.
+    Config(ConfigArgs),
     /// Print `FILE<TAB>TRANSCRIPT` for each WAV file, over gRPC or in-process.
     Transcribe(TranscribeArgs),
     /// Print word and character error rates of the model on TSV manifests.
@@ -34,6 +42,12 @@ enum Command {
     /// Stream one file (as fast as possible unless --realtime); print real-time factor and
     /// the latency from the last chunk sent to the final result.
     Bench(BenchArgs),
+    /// Exit 0 if the server's grpc.health.v1 service answers SERVING, else 1 saying why
+    /// (the container HEALTHCHECK and a Kubernetes exec probe).
+    Health(HealthArgs),
+    /// Hold N concurrent real-time streams against a server; report chunk and final latency
+    /// percentiles, errors by status code and WER (--find-max: the most streams held).
+    Loadtest(LoadtestArgs),
 }
 
 /// The engine defaults, so the CLI never restates them.
@@ -54,6 +68,15 @@ struct ModelArgs {
     /// Streams that can recognise at once (model sessions in the pool).
     #[arg(long, default_value_t = defaults().pool_size)]
     pool_size: usize,
+    /// Most streams' chunks run in one model call (1 = no batching).
+    #[arg(long, default_value_t = defaults().batch.max_batch)]
+    max_batch: usize,
+    /// Longest a chunk waits for other streams' chunks to join its batch.
+    #[arg(long, default_value_t = defaults().batch.max_wait.as_millis() as u64)]
+    batch_wait_ms: u64,
+    /// Threads running model batches (default: one per core).
+    #[arg(long, default_value_t = defaults().batch.workers)]
+    batch_workers: usize,
     /// How long a new stream waits for a free session before RESOURCE_EXHAUSTED.
     #[arg(long, default_value_t = defaults().acquire_timeout.as_millis() as u64)]
     acquire_timeout_ms: u64,
@@ -67,6 +90,11 @@ impl ModelArgs {
         EngineConfig {
             model_path: self.model.clone(),
             pool_size: self.pool_size,
+            batch: BatchConfig {
+                max_batch: self.max_batch,
+                max_wait: Duration::from_millis(self.batch_wait_ms),
+                workers: self.batch_workers,
+            },
             acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
             interim_interval_ms: self.interim_interval_ms,
             ..defaults()
@@ -85,14 +113,15 @@ impl ModelArgs {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "COMPACT_ASR_LISTEN", default_value = "0.0.0.0:50051")]
-    listen: String,
-    /// Audio per model run: longer is cheaper per second, shorter answers sooner.
-    #[arg(long, default_value_t = defaults().chunk_ms)]
-    chunk_ms: u32,
     #[command(flatten)]
-    model: ModelArgs,
+    settings: SettingsArgs,
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// Print the default configuration, every key documented (a valid config file).
+    #[arg(long, required = true)]
+    print_default: bool,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +135,17 @@ struct TranscribeArgs {
     /// Pace chunks at real time, like a live microphone.
     #[arg(long)]
     realtime: bool,
+    /// Bearer token for a server started with an auth token.
+    #[arg(
+        long,
+        env = "COMPACT_ASR_TOKEN",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    token: Option<String>,
+    /// PEM CA certificate to trust for an https:// --server (besides the system roots).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    ca: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
     /// WAV files: 8-48 kHz, mono or stereo, 16-bit or float.
@@ -139,25 +179,71 @@ struct BenchArgs {
     file: PathBuf,
 }
 
+#[derive(Debug, Args)]
+struct HealthArgs {
+    /// The server to probe.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    server: String,
+    /// The service to ask about; "" (the default) means the whole server.
+    #[arg(long, default_value = "")]
+    service: String,
+    /// Give up (and fail) when connecting and answering take longer than this.
+    #[arg(long, default_value_t = 2000)]
+    timeout_ms: u64,
+}
+
+#[derive(Debug, Args)]
+struct LoadtestArgs {
+    /// The server under test, e.g. http://127.0.0.1:50051.
+    #[arg(long)]
+    server: String,
+    /// Concurrent streams (with --find-max: where the search starts).
+    #[arg(long, default_value_t = 8)]
+    streams: usize,
+    /// Seconds during which recordings are started (each runs to its end).
+    #[arg(long, default_value_t = 30)]
+    duration: u64,
+    /// Folder of WAV files, each with an optional reference transcript in NAME.txt.
+    #[arg(long)]
+    audio: PathBuf,
+    /// Audio per request; requests are sent one chunk duration apart.
+    #[arg(long, default_value_t = 100)]
+    chunk_ms: u32,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Search the most streams held with chunk-latency p95 under --p95-bound-ms, no errors.
+    #[arg(long)]
+    find_max: bool,
+    /// The p95 chunk-latency bound for --find-max.
+    #[arg(long, default_value_t = 300.0, requires = "find_max")]
+    p95_bound_ms: f64,
+    /// Most streams --find-max tries.
+    #[arg(long, default_value_t = 1024, requires = "find_max")]
+    max_streams: usize,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = match cli.command {
-        Command::Serve(_) => "info",
-        _ => "warn",
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    // `serve` sets up logging from its settings (format, filter); the others log warnings.
+    if !matches!(cli.command, Command::Serve(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            )
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init();
+    }
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Config(args) => print_config(&args),
         Command::Transcribe(args) => transcribe_files(args).await,
         Command::Eval(args) => evaluate(args).await,
         Command::Bench(args) => run_bench(args).await,
+        Command::Health(args) => probe_health(args).await,
+        Command::Loadtest(args) => run_loadtest(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -169,10 +255,41 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let engine = args.model.load(Some(args.chunk_ms)).await?;
-    let listener = server::bind(&args.listen).await?;
+    let settings = args.settings.resolve()?;
+    init_serve_logging(settings.log_format, &settings.log_filter)?;
+    let options = server::ServerOptions::from_settings(&settings)?;
+    let metrics = match settings.metrics_addr() {
+        Some(addr) => Some(MetricsServer::start(addr).await?),
+        None => None,
+    };
+    let config = settings.engine_config();
+    let engine = tokio::task::spawn_blocking(move || Engine::load(config)).await??;
+    let listener = server::bind(&settings.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    server::serve(engine, listener, server::shutdown_signal()).await?;
+    server::serve(engine, listener, &options, server::shutdown_signal()).await?;
+    if let Some(metrics) = metrics {
+        metrics.stop().await?;
+    }
+    Ok(())
+}
+
+fn init_serve_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
+    let filter =
+        EnvFilter::try_new(filter).with_context(|| format!("invalid log_filter {filter:?}"))?;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    Ok(())
+}
+
+fn print_config(args: &ConfigArgs) -> anyhow::Result<()> {
+    if args.print_default {
+        print!("{}", compact_asr::config::default_toml()?);
+    }
     Ok(())
 }
 
@@ -180,12 +297,13 @@ async fn transcribe_files(args: TranscribeArgs) -> anyhow::Result<()> {
     let options = StreamOptions {
         chunk_ms: args.chunk_ms,
         realtime: args.realtime,
+        bearer_token: args.token.clone(),
         ..StreamOptions::default()
     };
     let mut failures = 0;
     match &args.server {
         Some(url) => {
-            let mut client = client::connect(url).await?;
+            let mut client = client::connect_with_ca(url, args.ca.as_deref()).await?;
             for file in &args.files {
                 let result = async {
                     let audio = read_wav_file(file)?;
@@ -249,5 +367,43 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     };
     println!("file:               {}", args.file.display());
     println!("{report}");
+    Ok(())
+}
+
+async fn probe_health(args: HealthArgs) -> anyhow::Result<()> {
+    let timeout = Duration::from_millis(args.timeout_ms);
+    client::health::check(&args.server, &args.service, timeout).await?;
+    println!("SERVING");
+    Ok(())
+}
+
+async fn run_loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
+    let corpus = std::sync::Arc::new(loadtest::load_corpus(&args.audio)?);
+    let config = loadtest::LoadTestConfig {
+        server: args.server,
+        streams: args.streams,
+        duration: Duration::from_secs(args.duration),
+        chunk_ms: args.chunk_ms,
+        progress: true,
+    };
+    if args.find_max {
+        let report =
+            loadtest::find_max(&config, corpus, args.p95_bound_ms, args.max_streams).await;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!(
+                "most streams held at chunk p95 <= {} ms with no errors: {}",
+                report.p95_bound_ms, report.max_streams
+            );
+        }
+        return Ok(());
+    }
+    let summary = loadtest::run(&config, corpus).await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{summary}");
+    }
     Ok(())
 }

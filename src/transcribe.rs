@@ -5,14 +5,27 @@ use std::path::Path;
 
 use crate::audio::{read_wav_file, DecodedAudio, Encoding};
 use crate::error::AsrError;
-use crate::pipeline::{Engine, Hypothesis, StreamSettings};
+use crate::pipeline::{DecodeOptions, Engine, Hypothesis, StreamEvent, StreamSettings};
 
-/// The final result of one recording, with what it cost.
+/// The final results of one recording (one per utterance, in order), with what it cost.
 #[derive(Debug, Clone)]
 pub struct Transcript {
-    pub hypothesis: Hypothesis,
+    /// Never empty: the last one is the utterance in progress at the end (maybe no text).
+    pub results: Vec<Hypothesis>,
     pub audio_seconds: f64,
     pub compute_seconds: f64,
+}
+
+impl Transcript {
+    /// The whole recording's text: the utterances' best texts joined by spaces.
+    pub fn text(&self) -> String {
+        self.results
+            .iter()
+            .map(|h| h.text.as_str())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// Transcribes the WAV file at `path`, feeding it in `chunk_ms` pieces as a stream would.
@@ -22,10 +35,11 @@ pub async fn transcribe_file(
     chunk_ms: u32,
 ) -> Result<String, AsrError> {
     let audio = read_wav(path)?;
-    Ok(transcribe_audio(engine, audio, chunk_ms)
-        .await?
-        .hypothesis
-        .text)
+    Ok(
+        transcribe_audio(engine, audio, chunk_ms, &DecodeOptions::default())
+            .await?
+            .text(),
+    )
 }
 
 /// Reads a WAV file, naming it in the error.
@@ -39,6 +53,7 @@ pub async fn transcribe_audio(
     engine: &Engine,
     audio: DecodedAudio,
     chunk_ms: u32,
+    options: &DecodeOptions,
 ) -> Result<Transcript, AsrError> {
     let settings = StreamSettings {
         encoding: Encoding::Float32,
@@ -46,18 +61,23 @@ pub async fn transcribe_audio(
         channels: 1,
         interim_results: false,
     };
-    let mut stream = engine.open_stream(settings).await?;
+    let mut stream = engine.open_stream_with(settings, options).await?;
     let piece = match chunk_ms {
         0 => audio.samples.len().max(1),
         ms => (u64::from(audio.sample_rate) * u64::from(ms) / 1000).max(1) as usize,
     };
     tokio::task::spawn_blocking(move || {
+        let mut results = Vec::new();
         for samples in audio.samples.chunks(piece) {
-            stream.accept_samples(samples, audio.sample_rate)?;
+            for event in stream.accept_samples(samples, audio.sample_rate)? {
+                if let StreamEvent::Final(h) = event {
+                    results.push(h);
+                }
+            }
         }
-        let hypothesis = stream.finish()?;
+        results.extend(stream.finish()?);
         Ok(Transcript {
-            hypothesis,
+            results,
             audio_seconds: stream.audio_seconds(),
             compute_seconds: stream.compute_seconds(),
         })

@@ -12,6 +12,8 @@ fn compact_asr() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_compact-asr"));
     command
         .env("COMPACT_ASR_MODEL", tiny_model())
+        // Parallel servers must not all claim the default metrics port.
+        .env("COMPACT_ASR_METRICS_LISTEN", "127.0.0.1:0")
         .env_remove("RUST_LOG");
     command
 }

@@ -160,8 +160,10 @@ async fn client_streaming_helper_reports_the_transcript() {
         .unwrap();
     assert_eq!(outcome.transcript(), tone_expected());
     assert_eq!(outcome.audio, Duration::from_secs(2));
-    assert!(outcome.first_chunk_sent <= outcome.last_chunk_sent);
-    assert!(outcome.last_chunk_sent <= outcome.final_received);
+    assert_eq!(outcome.chunks_sent.len(), 2000_usize.div_ceil(70));
+    assert!(outcome.chunks_sent.is_sorted());
+    assert!(outcome.last_chunk_sent() <= outcome.final_received);
+    assert!(outcome.partials.iter().all(|p| p.end_time <= outcome.audio));
 }
 
 #[tokio::test]

@@ -10,6 +10,11 @@ The script checks its own output with onnxruntime before returning:
 whole-utterance ONNX == PyTorch == the explicit LstmLayer cells, and uneven chunks carrying
 state (and a batch of 2) == whole (max |diff| < 1e-4).
 
+Compact models (compact.py: low-rank, shared low-rank, Toeplitz-like, hybrid) are built by
+compact_onnx.py instead: a Scan per layer with the structured products, the same I/O and the
+same checks (the explicit cells are then the step-by-step structured products).
+`--toeplitz-matvec fft|dense` picks how Toeplitz-like layers run, recorded in model.toml.
+
   python export_onnx.py work/exp/best.pt --out ../baseline --name baseline \
       --reference-manifest work/manifests/test.tsv
 """
@@ -26,7 +31,8 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 import features as F
-from model import VOCAB, AcousticModel, count_parameters
+from compact_onnx import TOEPLITZ_MATVECS, build_compact_graph, uses_toeplitz
+from model import VOCAB, AcousticModel, count_parameters, lstm_parameters
 
 OPSET = 17
 TOLERANCE = 1e-4
@@ -47,7 +53,9 @@ def onnx_gates(w: torch.Tensor, hidden: int) -> np.ndarray:
     return np.ascontiguousarray(blocks[TORCH_TO_ONNX_GATES].reshape(w.shape))
 
 
-def build_graph(model: AcousticModel) -> onnx.ModelProto:
+def build_graph(model: AcousticModel, toeplitz_matvec: str = "dense") -> onnx.ModelProto:
+    if model.arch != "dense":
+        return build_compact_graph(model, toeplitz_matvec, OPSET)
     n, layers, rnn = model.hidden, model.layers, model.rnn
     dim, vocab = model.config["input_dim"], model.config["vocab"]
     inits = [
@@ -110,15 +118,28 @@ def build_graph(model: AcousticModel) -> onnx.ModelProto:
     return proto
 
 
-def model_toml(model: AcousticModel, name: str, description: str) -> str:
+def structure_toml(model: AcousticModel, toeplitz_matvec: str) -> str:
+    """Extra [model] keys of a compact model (people and tools read them; the graph is the truth)."""
+    if model.arch == "dense":
+        return ""
+    cfg = model.config
+    lines = [f'structure = "{",".join(model.rnn.kinds)}"  # per layer, bottom first',
+             f"rank = {cfg['rank']}", f"displacement_rank = {cfg['displacement_rank']}",
+             f"toeplitz_layers = {cfg['toeplitz_layers']}", f"lstm_parameters = {lstm_parameters(model)}"]
+    if uses_toeplitz(model):
+        lines.append(f'toeplitz_matvec = "{toeplitz_matvec}"')
+    return "\n".join(lines) + "\n"
+
+
+def model_toml(model: AcousticModel, name: str, description: str, toeplitz_matvec: str = "dense") -> str:
     L, n = model.layers, model.hidden
     tokens = ", ".join(f'"{t}"' for t in VOCAB)
     return f"""[model]
 name = "{name}"
 onnx = "model.onnx"
-variant = "dense"
+variant = "{model.arch}"
 description = "{description}"
-
+{structure_toml(model, toeplitz_matvec)}
 [features]
 sample_rate = {F.SAMPLE_RATE}
 num_mel_bins = {F.NUM_MEL_BINS}
@@ -154,6 +175,14 @@ batch_axis = 1
 blank_id = 0
 tokens = [{tokens}]
 """
+
+
+def describe(model: AcousticModel) -> str:
+    kind = "" if model.arch == "dense" else f"{model.arch} (" + ", ".join(
+        f"{k}={model.config[k]}" for k in ("rank", "displacement_rank", "toeplitz_layers")
+        if model.config[k]) + ") "
+    return (f"{model.layers}x{model.hidden} unidirectional {kind}LSTM, char CTC, "
+            f"{count_parameters(model)} parameters")
 
 
 def run_onnx(session: ort.InferenceSession, feats: np.ndarray, layers: int, hidden: int,
@@ -195,15 +224,18 @@ def main(argv: list[str]) -> None:
     p.add_argument("--name", default="baseline")
     p.add_argument("--reference-manifest", type=Path, required=True,
                    help="manifest to take the reference utterance from (test set)")
+    p.add_argument("--toeplitz-matvec", choices=TOEPLITZ_MATVECS, default="dense",
+                   help="Toeplitz-like layers: dense blocks rebuilt from the generators at load "
+                        "(default: tract 0.23 runs it at dense speed) or the FFT mat-vec (ONNX DFT; "
+                        "exact, but ~50x slower than dense in tract 0.23)")
     a = p.parse_args(argv)
     torch.set_num_threads(2)
 
     model = load_model(a.checkpoint)
-    proto = build_graph(model)
+    proto = build_graph(model, a.toeplitz_matvec)
     a.out.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, a.out / "model.onnx")
-    description = f"{model.layers}x{model.hidden} unidirectional LSTM, char CTC, {count_parameters(model)} parameters"
-    (a.out / "model.toml").write_text(model_toml(model, a.name, description))
+    (a.out / "model.toml").write_text(model_toml(model, a.name, describe(model), a.toeplitz_matvec))
 
     ref = pick_reference(a.reference_manifest)
     feats = F.model_features(ref["path"], model.config["stack"], model.config["subsample"])

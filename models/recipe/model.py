@@ -8,6 +8,9 @@ Two interchangeable ways to run the recurrent stack:
     i, f, g, o as PyTorch). Later compressed variants (low-rank, shared low-rank,
     Toeplitz-like) replace `gates_x`/`gates_h` and keep the recurrence.
   * `torch.nn.LSTM` - the fast fused kernel used to train the dense baseline.
+  * `compact.CompactLstm` - the paper's structured variants (`arch` = lowrank, shared-lowrank,
+    toeplitz, hybrid); see compact.py. Dense models keep exactly the config and weights they
+    always had, so old checkpoints load unchanged.
 `AcousticModel.explicit_layers()` views the nn.LSTM weights as `LstmLayer`s, and
 `forward(..., explicit=True)` runs them, so the weight mapping used by the exporter is
 checked against the fused kernel (export_onnx.py and test_recipe.py do).
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from compact import CompactLstm, layer_kinds
 
 VOCAB = ["<blank>", " ", "'"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
 BLANK = 0
@@ -106,7 +111,8 @@ class AcousticModel(nn.Module):
     """CMVN -> SpecAugment -> LSTM stack (dropout between layers) -> Linear -> log-softmax."""
 
     def __init__(self, input_dim=240, hidden=320, layers=3, vocab=len(VOCAB), dropout=0.15,
-                 num_mel_bins=80, stack=3, subsample=3):
+                 num_mel_bins=80, stack=3, subsample=3, arch="dense", rank=0, displacement_rank=0,
+                 toeplitz_layers=0):
         super().__init__()
         if input_dim != stack * num_mel_bins:
             raise ValueError(f"input_dim {input_dim} != stack {stack} x {num_mel_bins} mel bins")
@@ -115,12 +121,18 @@ class AcousticModel(nn.Module):
         self.config = dict(input_dim=input_dim, hidden=hidden, layers=layers, vocab=vocab,
                            dropout=dropout, num_mel_bins=num_mel_bins, stack=stack,
                            subsample=subsample)
-        self.hidden, self.layers = hidden, layers
+        self.hidden, self.layers, self.arch = hidden, layers, arch
         # Global CMVN as a fixed first layer: y = (x - mean) * inv_std.
         self.register_buffer("cmvn_mean", torch.zeros(input_dim))
         self.register_buffer("cmvn_inv_std", torch.ones(input_dim))
         self.specaug = SpecAugment(num_mel_bins, stack)
-        self.rnn = nn.LSTM(input_dim, hidden, num_layers=layers, dropout=dropout)
+        if arch == "dense":
+            self.rnn = nn.LSTM(input_dim, hidden, num_layers=layers, dropout=dropout)
+        else:
+            self.config.update(arch=arch, rank=rank, displacement_rank=displacement_rank,
+                               toeplitz_layers=toeplitz_layers)
+            self.rnn = CompactLstm(input_dim, hidden, layer_kinds(arch, layers, toeplitz_layers),
+                                   rank, displacement_rank, dropout)
         self.out_dropout = nn.Dropout(dropout)
         self.output = nn.Linear(hidden, vocab)
 
@@ -130,6 +142,9 @@ class AcousticModel(nn.Module):
 
     def explicit_layers(self) -> list[LstmLayer]:
         """The nn.LSTM weights as explicit layers (copies; PyTorch gate order i, f, g, o)."""
+        if self.arch != "dense":
+            raise ValueError("explicit_layers() is the dense model's; compact models run "
+                             "forward(explicit=True) on their structured layers")
         out = []
         for k in range(self.layers):
             layer = LstmLayer(self.rnn.input_size if k == 0 else self.hidden, self.hidden)
@@ -158,7 +173,9 @@ class AcousticModel(nn.Module):
             state = self.zero_state(b)
         x = (feats - self.cmvn_mean) * self.cmvn_inv_std
         x = self.specaug(x, lengths).transpose(0, 1)  # [T, B, D]
-        if explicit:
+        if explicit and self.arch != "dense":
+            x, (h_n, c_n) = self.rnn.forward_explicit(x, state)
+        elif explicit:
             hs, cs = [], []
             for k, layer in enumerate(self.explicit_layers()):
                 x, h, c = layer(x, state[0][k], state[1][k])
@@ -173,3 +190,11 @@ class AcousticModel(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def lstm_parameters(model: AcousticModel) -> int:
+    """Parameters of the recurrent stack alone, with one bias vector per layer (nn.LSTM's two
+    are redundant: only their sum acts), as compact layers have."""
+    if model.arch == "dense":
+        return sum(p.numel() for name, p in model.rnn.named_parameters() if "bias_hh" not in name)
+    return count_parameters(model.rnn)

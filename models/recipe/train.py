@@ -8,6 +8,9 @@ training sentences held out of training (synthetic, like the held-out-voice test
 is never looked at here); the real-speech dev set is decoded and reported alongside.
 
   python train.py --train work/feats/train --dev work/feats/dev --exp work/exp --epochs 28
+  python train.py ... --arch hybrid --toeplitz-layers 2 --displacement-rank 4 --rank 64
+
+`--arch` picks the recurrent structure (compact.py); dense is the nn.LSTM baseline.
 
 Outputs in --exp: last.pt (resume point), best.pt (best validation WER), log lines on stdout.
 """
@@ -25,7 +28,8 @@ import torch
 
 from features import load_cache, read_frames_config
 from metrics import ErrorRate
-from model import AcousticModel, count_parameters, encode_text, greedy_decode
+from compact import ARCHS
+from model import AcousticModel, count_parameters, encode_text, greedy_decode, lstm_parameters
 
 
 class Corpus:
@@ -119,6 +123,12 @@ def main(argv: list[str]) -> None:
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--dropout", type=float, default=0.15)
+    p.add_argument("--arch", choices=ARCHS, default="dense",
+                   help="recurrent structure: dense nn.LSTM or a compact variant (compact.py)")
+    p.add_argument("--rank", type=int, default=0, help="rank of low-rank / shared low-rank factors")
+    p.add_argument("--displacement-rank", type=int, default=0, help="Toeplitz-like displacement rank")
+    p.add_argument("--toeplitz-layers", type=int, default=0,
+                   help="hybrid: Toeplitz-like bottom layers (the rest are shared low-rank)")
     p.add_argument("--lr", type=float, default=1.6e-3)
     p.add_argument("--warmup", type=int, default=150, help="warmup steps")
     p.add_argument("--final-lr-ratio", type=float, default=0.05)
@@ -129,6 +139,9 @@ def main(argv: list[str]) -> None:
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from this checkpoint's weights with a fresh optimiser and schedule "
+                        "(continues a finished run without replaying its decayed learning rate)")
     a = p.parse_args(argv)
 
     torch.set_num_threads(a.threads)
@@ -153,10 +166,16 @@ def main(argv: list[str]) -> None:
           f"utts, {len(dev_idx)} dev utts", flush=True)
 
     stats = np.load(a.train / "stats.npz")
+    structure = {} if a.arch == "dense" else dict(
+        arch=a.arch, rank=a.rank, displacement_rank=a.displacement_rank, toeplitz_layers=a.toeplitz_layers)
     model = AcousticModel(input_dim=train.shards[0].shape[1], hidden=a.hidden, layers=a.layers,
-                          dropout=a.dropout, **frames_cfg)
+                          dropout=a.dropout, **structure, **frames_cfg)
     model.set_cmvn(stats["mean"], stats["std"])
-    print(f"model: {a.layers}x{a.hidden} LSTM, {count_parameters(model)} parameters", flush=True)
+    print(f"model: {a.layers}x{a.hidden} {a.arch} LSTM, {count_parameters(model)} parameters "
+          f"({lstm_parameters(model)} in the LSTM)", flush=True)
+    if a.init is not None and not (a.exp / "last.pt").exists():
+        model.load_state_dict(torch.load(a.init, weights_only=False)["model"])
+        print(f"initialised from {a.init}", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     ctc = torch.nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True)
 

@@ -80,10 +80,10 @@ pub async fn run(
         audio: outcome.audio,
         processing: outcome
             .final_received
-            .duration_since(outcome.first_chunk_sent),
+            .duration_since(outcome.first_chunk_sent()),
         final_latency: outcome
             .final_received
-            .duration_since(outcome.last_chunk_sent),
+            .duration_since(outcome.last_chunk_sent()),
         chunk_ms,
         realtime,
         partials: outcome.partials.len(),

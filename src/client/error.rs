@@ -16,4 +16,11 @@ pub enum ClientError {
     Audio(#[from] crate::audio::AudioError),
     #[error("the server ended the stream without a final result")]
     NoFinal,
+    #[error("cannot read CA certificate {path}: {source}")]
+    ReadCa {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the bearer token is not valid metadata (printable ASCII only)")]
+    Token,
 }

@@ -2,14 +2,14 @@
 //! LINEAR16 chunks of a fixed duration (optionally paced at real time), then a half-close,
 //! and collects the partials and the final result.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use crate::audio::DecodedAudio;
 use crate::proto::recognition_config::AudioEncoding;
@@ -33,6 +33,8 @@ pub struct StreamOptions {
     pub interim_results: bool,
     /// Ask for word start/end times in the final result.
     pub word_time_offsets: bool,
+    /// Sent as `authorization: Bearer TOKEN`, for servers started with an auth token.
+    pub bearer_token: Option<String>,
 }
 
 impl Default for StreamOptions {
@@ -42,28 +44,55 @@ impl Default for StreamOptions {
             realtime: false,
             interim_results: false,
             word_time_offsets: false,
+            bearer_token: None,
         }
     }
 }
 
-/// What came back for one streamed recording, with the timings the bench reports.
+/// A partial result as it arrived.
+#[derive(Debug, Clone)]
+pub struct Partial {
+    pub transcript: String,
+    /// How much of the audio the result covers (its `result_end_time`).
+    pub end_time: Duration,
+    pub received: Instant,
+}
+
+/// What came back for one streamed recording, with the timings the bench and the load test
+/// report.
 #[derive(Debug, Clone)]
 pub struct StreamOutcome {
     /// The final result (its first alternative is the transcript).
     pub final_result: StreamingRecognitionResult,
-    /// Transcripts of the partial results, in arrival order.
-    pub partials: Vec<String>,
+    /// The partial results, in arrival order.
+    pub partials: Vec<Partial>,
     /// Duration of the audio sent.
     pub audio: Duration,
-    /// When the first audio chunk was handed to the transport.
-    pub first_chunk_sent: Instant,
-    /// When the last audio chunk was handed to the transport.
-    pub last_chunk_sent: Instant,
+    /// Audio per chunk (the last one may be shorter).
+    pub chunk: Duration,
+    /// When each audio chunk was handed to the transport, in order.
+    pub chunks_sent: Vec<Instant>,
     /// When the final result arrived.
     pub final_received: Instant,
 }
 
 impl StreamOutcome {
+    /// When the first audio chunk was handed to the transport.
+    pub fn first_chunk_sent(&self) -> Instant {
+        self.chunks_sent
+            .first()
+            .copied()
+            .unwrap_or(self.final_received)
+    }
+
+    /// When the last audio chunk was handed to the transport.
+    pub fn last_chunk_sent(&self) -> Instant {
+        self.chunks_sent
+            .last()
+            .copied()
+            .unwrap_or(self.final_received)
+    }
+
     /// The final transcript.
     pub fn transcript(&self) -> &str {
         self.final_result
@@ -75,10 +104,35 @@ impl StreamOutcome {
 
 /// Connects to a server at `url` (e.g. `http://127.0.0.1:50051`).
 pub async fn connect(url: &str) -> Result<RecognizerClient<Channel>, ClientError> {
-    let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| ClientError::Url {
+    connect_with_ca(url, None).await
+}
+
+/// Connects to `url`; an `https://` URL speaks TLS, trusting the PEM certificate(s) in `ca`
+/// as well as the system's root certificates.
+pub async fn connect_with_ca(
+    url: &str,
+    ca: Option<&Path>,
+) -> Result<RecognizerClient<Channel>, ClientError> {
+    let bad_url = |reason: String| ClientError::Url {
         url: url.to_owned(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let mut endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| bad_url(e.to_string()))?;
+    if url.starts_with("https://") {
+        let mut tls = ClientTlsConfig::new().with_native_roots();
+        if let Some(path) = ca {
+            let pem = std::fs::read(path).map_err(|source| ClientError::ReadCa {
+                path: path.to_owned(),
+                source,
+            })?;
+            tls = tls.ca_certificate(Certificate::from_pem(pem));
+        }
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| bad_url(e.to_string()))?;
+    } else if ca.is_some() {
+        return Err(bad_url("a CA certificate needs an https:// URL".into()));
+    }
     let channel = endpoint
         .connect()
         .await
@@ -114,19 +168,14 @@ pub async fn stream_audio(
     let chunk_duration = Duration::from_millis(options.chunk_ms.into());
 
     let (tx, rx) = mpsc::channel(4);
-    let first_sent = Arc::new(OnceLock::new());
-    let last_sent = Arc::new(OnceLock::new());
+    let sent = Arc::new(Mutex::new(Vec::with_capacity(chunk_count)));
     let requests = {
-        let (first_sent, last_sent) = (Arc::clone(&first_sent), Arc::clone(&last_sent));
-        let polled = AtomicUsize::new(0);
-        // Message 0 is the config, 1..=chunk_count the audio: note when tonic takes them.
-        ReceiverStream::new(rx).map(move |request| {
-            let index = polled.fetch_add(1, Ordering::Relaxed);
-            if index == 1 {
-                let _ = first_sent.set(Instant::now());
-            }
-            if index == chunk_count {
-                let _ = last_sent.set(Instant::now());
+        let sent = Arc::clone(&sent);
+        // Note when tonic takes each audio message (the config is not audio).
+        ReceiverStream::new(rx).map(move |request: StreamingRecognizeRequest| {
+            if let Some(StreamingRequest::AudioContent(_)) = request.streaming_request {
+                let mut sent = sent.lock().unwrap_or_else(PoisonError::into_inner);
+                sent.push(Instant::now());
             }
             request
         })
@@ -155,7 +204,14 @@ pub async fn stream_audio(
         // Dropping `tx` half-closes the request stream.
     });
 
-    let mut responses = client.streaming_recognize(requests).await?.into_inner();
+    let mut request = tonic::Request::new(requests);
+    if let Some(token) = &options.bearer_token {
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| ClientError::Token)?;
+        request.metadata_mut().insert("authorization", value);
+    }
+    let mut responses = client.streaming_recognize(request).await?.into_inner();
     let mut partials = Vec::new();
     let mut final_result = None;
     while let Some(response) = responses.message().await? {
@@ -163,18 +219,25 @@ pub async fn stream_audio(
             if result.is_final {
                 final_result = Some((result, Instant::now()));
             } else if let Some(alternative) = result.alternatives.first() {
-                partials.push(alternative.transcript.clone());
+                partials.push(Partial {
+                    transcript: alternative.transcript.clone(),
+                    end_time: result
+                        .result_end_time
+                        .and_then(|t| Duration::try_from(t).ok())
+                        .unwrap_or_default(),
+                    received: Instant::now(),
+                });
             }
         }
     }
     let (final_result, final_received) = final_result.ok_or(ClientError::NoFinal)?;
-    let now = Instant::now();
+    let chunks_sent = std::mem::take(&mut *sent.lock().unwrap_or_else(PoisonError::into_inner));
     Ok(StreamOutcome {
         final_result,
         partials,
         audio: Duration::from_secs_f64(audio.samples.len() as f64 / f64::from(audio.sample_rate)),
-        first_chunk_sent: first_sent.get().copied().unwrap_or(now),
-        last_chunk_sent: last_sent.get().copied().unwrap_or(now),
+        chunk: chunk_duration,
+        chunks_sent,
         final_received,
     })
 }

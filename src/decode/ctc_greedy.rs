@@ -4,6 +4,8 @@
 //! separate genuine repeats ("l <b> l" is "ll") and are dropped. The previous frame's
 //! winner is carried across pushes so a run split between two chunks still collapses.
 
+use super::words;
+
 /// Logits that do not fit the vocabulary the decoder was built with.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum DecodeError {
@@ -102,12 +104,7 @@ impl CtcGreedy {
 
     /// The hypothesis so far: tokens joined, whitespace trimmed and collapsed.
     pub fn text(&self) -> String {
-        let raw: String = self
-            .emitted
-            .iter()
-            .map(|t| self.tokens[t.id].as_str())
-            .collect();
-        raw.split_whitespace().collect::<Vec<_>>().join(" ")
+        words::text_of(&self.tokens, &self.emitted)
     }
 
     /// Every emitted token, in order.
@@ -117,28 +114,7 @@ impl CtcGreedy {
 
     /// Words of the hypothesis (split at whitespace tokens) with frames and confidences.
     pub fn words(&self) -> Vec<WordSpan> {
-        let mut words = Vec::new();
-        let mut current: Vec<&EmittedToken> = Vec::new();
-        let flush = |current: &mut Vec<&EmittedToken>, words: &mut Vec<WordSpan>| {
-            if let (Some(first), Some(last)) = (current.first(), current.last()) {
-                words.push(WordSpan {
-                    text: current.iter().map(|t| self.tokens[t.id].as_str()).collect(),
-                    start_frame: first.frame,
-                    end_frame: last.frame,
-                    confidence: current.iter().map(|t| t.prob).sum::<f32>() / current.len() as f32,
-                });
-            }
-            current.clear();
-        };
-        for token in &self.emitted {
-            if self.tokens[token.id].trim().is_empty() {
-                flush(&mut current, &mut words);
-            } else {
-                current.push(token);
-            }
-        }
-        flush(&mut current, &mut words);
-        words
+        words::spans_of(&self.tokens, &self.emitted)
     }
 
     /// Model frames consumed since the start (or the last reset).

@@ -11,7 +11,7 @@ pub use manifest::{parse_manifest, read_manifest, ManifestEntry, HEADER};
 pub use score::{edit_distance, ErrorCount};
 
 use crate::error::AsrError;
-use crate::pipeline::Engine;
+use crate::pipeline::{DecodeOptions, Engine};
 use crate::transcribe::{read_wav, transcribe_audio};
 
 /// Audio per piece fed to the stream, as a live client would send it.
@@ -53,8 +53,8 @@ pub async fn evaluate_manifest(engine: &Engine, path: &Path) -> Result<EvalScore
     let mut scores = EvalScores::default();
     for entry in read_manifest(path)? {
         let audio = read_wav(&entry.path)?;
-        let transcript = transcribe_audio(engine, audio, CHUNK_MS).await?;
-        let text = &transcript.hypothesis.text;
+        let transcript = transcribe_audio(engine, audio, CHUNK_MS, &DecodeOptions::default()).await?;
+        let text = &transcript.text();
         tracing::debug!(id = %entry.id, reference = %entry.text, hypothesis = %text, "scored");
         scores.utterances += 1;
         scores.words.add(ErrorCount::words(&entry.text, text));

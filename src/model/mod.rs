@@ -1,10 +1,13 @@
 //! The acoustic model: its `model.toml` contract ([`spec`]), the ONNX plan built once and run
-//! per chunk ([`runtime`]), and the bounded pool of per-stream sessions ([`pool`]).
+//! on batches of streams ([`runtime`]), the scheduler that forms those batches from
+//! concurrent streams' chunks ([`scheduler`]), and stream admission ([`pool`]).
 
 pub mod pool;
 pub mod runtime;
+pub mod scheduler;
 pub mod spec;
 
 pub use pool::{PooledSession, SessionPool};
-pub use runtime::{AcousticModel, ModelSession};
+pub use runtime::{AcousticModel, ModelSession, RecurrentState};
+pub use scheduler::{BatchConfig, BatchScheduler, BatchStats, BatchedSession};
 pub use spec::ModelSpec;

@@ -2,8 +2,9 @@
 //!
 //! Optimising a graph takes far longer than running a chunk, so the plan is built at start-up
 //! with symbolic batch and time axes and every stream runs that same plan. What differs per
-//! stream is the recurrent state, which lives in a [`ModelSession`]; chunked runs that carry
-//! the state equal one whole-utterance run.
+//! stream is the recurrent state ([`RecurrentState`]); chunked runs that carry the state
+//! equal one whole-utterance run, and several streams' chunks of equal length can run as one
+//! batch ([`AcousticModel::run_batch`]) without their rows ever mixing.
 //!
 //! Each run gets a fresh tract execution state: tract's `Scan` (what an ONNX `LSTM` becomes)
 //! keeps its hidden state inside the execution state after the first run and then ignores
@@ -57,19 +58,90 @@ impl AcousticModel {
         self.vocab
     }
 
-    /// A fresh session for one stream: zero state, batch size 1.
+    /// A fresh unbatched session for one stream: zero state, every chunk run on its own.
     pub fn session(self: &Arc<Self>) -> ModelSession {
         ModelSession {
             model: Arc::clone(self),
-            state: self.zero_state(1),
+            state: self.zero_state(),
         }
     }
 
-    fn zero_state(&self, batch: usize) -> Vec<Tensor> {
-        self.states
-            .iter()
-            .map(|s| tract_ndarray::ArrayD::<f32>::zeros(s.shape_for_batch(batch)).into_tensor())
-            .collect()
+    /// The state of a stream that has heard nothing yet (batch 1).
+    pub fn zero_state(&self) -> RecurrentState {
+        RecurrentState(
+            self.states
+                .iter()
+                .map(|s| tract_ndarray::ArrayD::<f32>::zeros(s.shape_for_batch(1)).into_tensor())
+                .collect(),
+        )
+    }
+
+    /// Runs the next `time` frames of several streams in ONE model call and returns each
+    /// stream's `[time, vocab]` log-probs, in order.
+    ///
+    /// Each job is a stream's features (row-major `[time, input_dim]`) and its state, which
+    /// is replaced by the state after those frames. Features are stacked into
+    /// `[batch, time, dim]` and states concatenated on their batch axis, so the recurrent
+    /// layers do matrix-matrix work; the rows never mix, so each stream gets exactly what it
+    /// would get alone. All jobs must have the same `time`: padding a shorter chunk would
+    /// run the LSTM over the padding and corrupt its state. On error the states are kept.
+    pub fn run_batch(
+        &self,
+        time: usize,
+        jobs: &mut [(&[f32], &mut RecurrentState)],
+    ) -> Result<Vec<Vec<f32>>, AsrError> {
+        let dim = self.input_dim;
+        if let Some((frames, _)) = jobs.iter().find(|(f, _)| f.len() != time * dim) {
+            return Err(AsrError::Internal(format!(
+                "{} feature values are not {time} frames of {dim}",
+                frames.len()
+            )));
+        }
+        if time == 0 || jobs.is_empty() {
+            return Ok(vec![Vec::new(); jobs.len()]);
+        }
+        self.run_frames(time, jobs)
+            .map_err(|e| AsrError::Model(format!("{e:#}")))
+    }
+
+    fn run_frames(
+        &self,
+        time: usize,
+        jobs: &mut [(&[f32], &mut RecurrentState)],
+    ) -> TractResult<Vec<Vec<f32>>> {
+        let batch = jobs.len();
+        let mut features = Vec::with_capacity(batch * time * self.input_dim);
+        for (frames, _) in jobs.iter() {
+            features.extend_from_slice(frames);
+        }
+        let features = Tensor::from_shape(&[batch, time, self.input_dim], &features)?;
+        let mut inputs: TVec<TValue> = tvec![features.into_tvalue()];
+        for (ix, spec) in self.states.iter().enumerate() {
+            let parts: Vec<&Tensor> = jobs.iter().map(|(_, state)| &state.0[ix]).collect();
+            inputs.push(Tensor::stack_tensors(spec.batch_axis, &parts)?.into_tvalue());
+        }
+        let outputs = self.plan.run(inputs)?;
+        let mut outputs = outputs.into_iter();
+        let log_probs = outputs.next().context("model returned no log_probs")?;
+        let expected = [batch, time, self.vocab];
+        ensure!(
+            log_probs.shape() == expected,
+            "log_probs {:?}, expected {expected:?}",
+            log_probs.shape()
+        );
+        for ((ix, spec), value) in self.states.iter().enumerate().zip(outputs) {
+            for (b, (_, state)) in jobs.iter_mut().enumerate() {
+                state.0[ix] = value.slice(spec.batch_axis, b, b + 1)?;
+            }
+        }
+        let log_probs = log_probs.to_plain_array_view::<f32>()?;
+        let flat = log_probs
+            .as_slice()
+            .context("log_probs are not contiguous")?;
+        Ok(flat
+            .chunks_exact(time * self.vocab)
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 
     /// The graph's outputs must be `[batch, time, vocab]` log-probs and states shaped as
@@ -138,11 +210,17 @@ fn build_plan(spec: &ModelSpec) -> TractResult<Arc<TypedRunnableModel>> {
     model.into_optimized()?.into_runnable()
 }
 
-/// One stream's handle on the model: its recurrent tensors.
+/// One stream's recurrent tensors at batch size 1, in `[[state]]` order.
+/// Empty by default: only a placeholder while the tensors are away in a batch.
+#[derive(Debug, Clone, Default)]
+pub struct RecurrentState(Vec<Tensor>);
+
+/// One stream's unbatched handle on the model: its state, each chunk run on its own (the
+/// reference the batch scheduler is tested against).
 #[derive(Debug)]
 pub struct ModelSession {
     model: Arc<AcousticModel>,
-    state: Vec<Tensor>,
+    state: RecurrentState,
 }
 
 impl ModelSession {
@@ -154,50 +232,27 @@ impl ModelSession {
     /// Runs `frames` (row-major `[time, input_dim]`) and returns `[time, vocab]` log-probs,
     /// carrying the recurrent state into the next call.
     pub fn run(&mut self, frames: &[f32]) -> Result<Vec<f32>, AsrError> {
-        let dim = self.model.input_dim;
-        if !frames.len().is_multiple_of(dim) {
-            return Err(AsrError::Internal(format!(
-                "{} feature values are not whole frames of {dim}",
-                frames.len()
-            )));
-        }
-        let time = frames.len() / dim;
-        if time == 0 {
-            return Ok(Vec::new());
-        }
-        self.run_frames(frames, time)
-            .map_err(|e| AsrError::Model(format!("{e:#}")))
-    }
-
-    fn run_frames(&mut self, frames: &[f32], time: usize) -> TractResult<Vec<f32>> {
-        let features = Tensor::from_shape(&[1, time, self.model.input_dim], frames)?;
-        let mut inputs: TVec<TValue> = tvec![features.into_tvalue()];
-        inputs.extend(
-            self.state
-                .iter_mut()
-                .map(|t| std::mem::take(t).into_tvalue()),
-        );
-        let outputs = self.model.plan.run(inputs)?;
-        let mut outputs = outputs.into_iter();
-        let log_probs = outputs.next().context("model returned no log_probs")?;
-        let expected = [1, time, self.model.vocab];
-        ensure!(
-            log_probs.shape() == expected,
-            "log_probs {:?}, expected {expected:?}",
-            log_probs.shape()
-        );
-        for (slot, value) in self.state.iter_mut().zip(outputs) {
-            *slot = value.into_tensor();
-        }
-        Ok(log_probs
-            .to_plain_array_view::<f32>()?
-            .iter()
-            .copied()
-            .collect())
+        let time = whole_frames(frames, self.model.input_dim)?;
+        let mut outputs = self
+            .model
+            .run_batch(time, &mut [(frames, &mut self.state)])?;
+        Ok(outputs.pop().unwrap_or_default())
     }
 
     /// Forgets the stream: zero state, ready for the next one.
     pub fn reset(&mut self) {
-        self.state = self.model.zero_state(1);
+        self.state = self.model.zero_state();
+    }
+}
+
+/// How many frames of `dim` values `frames` holds; an error if not a whole number.
+pub(crate) fn whole_frames(frames: &[f32], dim: usize) -> Result<usize, AsrError> {
+    if frames.len().is_multiple_of(dim) {
+        Ok(frames.len() / dim)
+    } else {
+        Err(AsrError::Internal(format!(
+            "{} feature values are not whole frames of {dim}",
+            frames.len()
+        )))
     }
 }

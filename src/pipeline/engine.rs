@@ -1,4 +1,5 @@
-//! The engine: one loaded model and its session pool, shared by every stream of a process.
+//! The engine: one loaded model, its batch scheduler and stream admission, shared by every
+//! stream of a process.
 //!
 //! The server, `transcribe` and `eval` all go through [`Engine::open_stream`], so they
 //! recognise with the very same code and settings.
@@ -8,8 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::audio::{Encoding, PcmDecoder};
+use crate::decode::{DecoderConfig, NgramLm};
 use crate::error::AsrError;
-use crate::model::{AcousticModel, ModelSpec, SessionPool};
+use crate::model::{AcousticModel, BatchConfig, BatchScheduler, ModelSpec, SessionPool};
+use crate::pipeline::decoding::{stream_decoder, DecodeOptions};
 use crate::pipeline::stream::RecognitionStream;
 
 /// Lowest and highest client sample rates accepted (resampled to the model's rate).
@@ -22,26 +25,37 @@ pub const MAX_CHANNELS: u16 = 8;
 pub struct EngineConfig {
     /// The model's `model.toml`.
     pub model_path: PathBuf,
-    /// Streams that may recognise at once.
+    /// Streams that may recognise at once (admission; the model runs in shared batches).
     pub pool_size: usize,
+    /// How concurrent streams' chunks are batched into model calls.
+    pub batch: BatchConfig,
     /// How long `open_stream` waits for a free session before giving up.
     pub acquire_timeout: Duration,
     /// Audio per model run: longer runs cost less per second, shorter ones answer sooner.
     pub chunk_ms: u32,
     /// Least audio between two partial results of a stream.
     pub interim_interval_ms: u32,
+    /// Search (greedy or beam), endpointing and partial stability for every stream;
+    /// `max_alternatives` is each request's own.
+    pub decoder: DecoderConfig,
+    /// ARPA word LM for beam search, loaded once; `None`: no LM (it is never implied).
+    pub lm: Option<PathBuf>,
 }
 
 impl EngineConfig {
-    /// Defaults for everything but the model: 4 sessions, 5 s wait, 120 ms chunks, partials
-    /// at most every 160 ms.
+    /// Defaults for everything but the model: 256 streams, [`BatchConfig::default`], 5 s
+    /// wait, 120 ms chunks, partials at most every 160 ms, [`DecoderConfig::default`]
+    /// (greedy, endpointing after 0.8 s of trailing silence), no LM.
     pub fn new(model_path: impl Into<PathBuf>) -> EngineConfig {
         EngineConfig {
             model_path: model_path.into(),
-            pool_size: 4,
+            pool_size: 256,
+            batch: BatchConfig::default(),
             acquire_timeout: Duration::from_secs(5),
             chunk_ms: 120,
             interim_interval_ms: 160,
+            decoder: DecoderConfig::default(),
+            lm: None,
         }
     }
 }
@@ -56,7 +70,7 @@ pub struct StreamSettings {
     pub interim_results: bool,
 }
 
-/// The loaded model and session pool; cheap to clone, all clones share them.
+/// The loaded model, batch scheduler and session pool; cheap to clone, all clones share them.
 #[derive(Debug, Clone)]
 pub struct Engine {
     inner: Arc<EngineInner>,
@@ -70,26 +84,41 @@ pub(crate) struct EngineInner {
     pub(crate) chunk_frames: usize,
     /// Model frames of audio between partials.
     pub(crate) interim_frames: u64,
+    pub(crate) decoder: DecoderConfig,
+    pub(crate) lm: Option<Arc<NgramLm>>,
     acquire_timeout: Duration,
 }
 
 impl Engine {
-    /// Reads `model.toml`, loads and optimises the ONNX graph once and sets up the pool.
+    /// Reads `model.toml`, loads and optimises the ONNX graph and the LM once, starts the
+    /// batch workers and sets up the pool.
     pub fn load(cfg: EngineConfig) -> Result<Engine, AsrError> {
         if cfg.chunk_ms == 0 {
             return Err(AsrError::InvalidConfig(
                 "chunk_ms must be at least 1".into(),
             ));
         }
+        let lm = match &cfg.lm {
+            Some(path) => Some(Arc::new(NgramLm::load(path).map_err(|e| {
+                AsrError::ModelLoad {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                }
+            })?)),
+            None => None,
+        };
         let spec = ModelSpec::load(&cfg.model_path)?;
         let model = Arc::new(AcousticModel::load(&spec)?);
-        let pool = Arc::new(SessionPool::new(model, cfg.pool_size)?);
+        let scheduler = Arc::new(BatchScheduler::start(model, cfg.batch.clone())?);
+        let pool = Arc::new(SessionPool::new(scheduler, cfg.pool_size)?);
         let frame_ms = spec.model_frame_duration().as_secs_f64() * 1000.0;
         let frames_for = |ms: u32| (f64::from(ms) / frame_ms).ceil().max(1.0) as usize;
         let inner = EngineInner {
             chunk_frames: frames_for(cfg.chunk_ms),
             interim_frames: frames_for(cfg.interim_interval_ms) as u64,
             acquire_timeout: cfg.acquire_timeout,
+            decoder: cfg.decoder.clone(),
+            lm,
             spec,
             pool,
         };
@@ -97,7 +126,12 @@ impl Engine {
             model = %inner.spec.model.name,
             variant = ?inner.spec.model.variant,
             pool_size = cfg.pool_size,
+            max_batch = cfg.batch.max_batch,
+            batch_wait_ms = cfg.batch.max_wait.as_secs_f64() * 1000.0,
+            batch_workers = cfg.batch.workers,
             chunk_frames = inner.chunk_frames,
+            decoder = ?inner.decoder.mode,
+            lm = ?cfg.lm,
             "model loaded"
         );
         Ok(Engine {
@@ -105,16 +139,28 @@ impl Engine {
         })
     }
 
-    /// Starts recognising a stream; waits at most the acquire timeout for a free session.
+    /// Starts recognising a stream with default [`DecodeOptions`]; waits at most the acquire
+    /// timeout for a free session.
     pub async fn open_stream(
         &self,
         settings: StreamSettings,
     ) -> Result<RecognitionStream, AsrError> {
+        self.open_stream_with(settings, &DecodeOptions::default())
+            .await
+    }
+
+    /// Starts recognising a stream with the request's own decoding options.
+    pub async fn open_stream_with(
+        &self,
+        settings: StreamSettings,
+        options: &DecodeOptions,
+    ) -> Result<RecognitionStream, AsrError> {
         validate(&settings)?;
-        let decoder = PcmDecoder::new(settings.encoding, settings.channels)
+        let pcm = PcmDecoder::new(settings.encoding, settings.channels)
             .map_err(|e| AsrError::InvalidConfig(e.to_string()))?;
+        let decoder = stream_decoder(&self.inner, options)?;
         let session = self.inner.pool.acquire(self.inner.acquire_timeout).await?;
-        RecognitionStream::new(Arc::clone(&self.inner), session, decoder, &settings)
+        RecognitionStream::new(Arc::clone(&self.inner), session, pcm, decoder, &settings)
     }
 
     /// The model's sample rate; audio at other rates is resampled to it.

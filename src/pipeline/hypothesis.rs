@@ -1,18 +1,37 @@
-//! What a stream reports: text, confidence, and when each word was spoken.
+//! What a stream reports: text, confidence, alternatives, and when each word was spoken.
+//!
+//! The decoder counts in model frames from the start of the stream; this turns its partials
+//! and finals into times, the unit every caller (gRPC, `transcribe`, `eval`) speaks.
 
 use std::time::Duration;
 
-use crate::decode::CtcGreedy;
+use crate::decode::{Partial, Utterance, WordSpan};
 
-/// The recognised text so far (partial) or of the whole stream (final).
+/// A partial guess of the utterance in progress, or the final result of an utterance.
+/// `text`, `confidence` and `words` are the best alternative's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hypothesis {
     /// Words separated by single spaces.
     pub text: String,
-    /// Mean probability of the words (0 when there are none).
+    /// Finals: the decoder's confidence in the text (greedy: mean word probability; beam:
+    /// posterior among the beam's texts). Partials: mean word probability. 0 without words.
     pub confidence: f32,
-    /// Audio decoded so far, from the start of the stream.
+    /// Where the utterance began, from the start of the stream (the previous final's end).
+    pub start_time: Duration,
+    /// Audio decoded up to this result, from the start of the stream.
     pub end_time: Duration,
+    pub words: Vec<WordTiming>,
+    /// Partials: share of the words the recent partials agreed on, in [0, 1]; 0 for finals.
+    pub stability: f32,
+    /// Next-best texts of a final, best first (empty unless more than one was asked for).
+    pub alternatives: Vec<Alternative>,
+}
+
+/// A less likely text of the same utterance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alternative {
+    pub text: String,
+    pub confidence: f32,
     pub words: Vec<WordTiming>,
 }
 
@@ -25,31 +44,73 @@ pub struct WordTiming {
     pub confidence: f32,
 }
 
-impl Hypothesis {
-    /// The decoder's current result, with frames turned into times of `frame` each.
-    pub(crate) fn from_ctc(ctc: &CtcGreedy, frame: Duration) -> Hypothesis {
-        let at = |frames: u64| frame.saturating_mul(u32::try_from(frames).unwrap_or(u32::MAX));
-        let words: Vec<WordTiming> = ctc
-            .words()
-            .into_iter()
+/// Turns stream frame counts into times, for a model whose frames last `frame` each.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameClock {
+    pub(crate) frame: Duration,
+}
+
+impl FrameClock {
+    fn at(self, frames: u64) -> Duration {
+        self.frame
+            .saturating_mul(u32::try_from(frames).unwrap_or(u32::MAX))
+    }
+
+    fn words(self, spans: &[WordSpan]) -> Vec<WordTiming> {
+        spans
+            .iter()
             .map(|w| WordTiming {
-                word: w.text,
-                start: at(w.start_frame),
+                word: w.text.clone(),
+                start: self.at(w.start_frame),
                 // A word lasts until the end of the frame of its last token.
-                end: at(w.end_frame + 1),
+                end: self.at(w.end_frame + 1),
                 confidence: w.confidence,
             })
-            .collect();
-        let confidence = if words.is_empty() {
-            0.0
-        } else {
-            words.iter().map(|w| w.confidence).sum::<f32>() / words.len() as f32
-        };
+            .collect()
+    }
+
+    /// The decoder's current guess.
+    pub(crate) fn partial(self, partial: &Partial) -> Hypothesis {
+        let words = self.words(&partial.words);
         Hypothesis {
-            text: ctc.text(),
-            confidence,
-            end_time: at(ctc.frames_seen()),
+            text: partial.text.clone(),
+            confidence: mean_confidence(&words),
+            start_time: self.at(partial.start_frame),
+            end_time: self.at(partial.end_frame),
             words,
+            stability: partial.stability.stability,
+            alternatives: Vec::new(),
         }
+    }
+
+    /// A finished utterance; an utterance without alternatives reads as empty text.
+    pub(crate) fn utterance(self, utterance: &Utterance) -> Hypothesis {
+        let mut alternatives = utterance.alternatives.iter().map(|a| Alternative {
+            text: a.text.clone(),
+            confidence: a.confidence,
+            words: self.words(&a.words),
+        });
+        let best = alternatives.next().unwrap_or(Alternative {
+            text: String::new(),
+            confidence: 0.0,
+            words: Vec::new(),
+        });
+        Hypothesis {
+            text: best.text,
+            confidence: best.confidence,
+            start_time: self.at(utterance.start_frame),
+            end_time: self.at(utterance.end_frame),
+            words: best.words,
+            stability: 0.0,
+            alternatives: alternatives.collect(),
+        }
+    }
+}
+
+fn mean_confidence(words: &[WordTiming]) -> f32 {
+    if words.is_empty() {
+        0.0
+    } else {
+        words.iter().map(|w| w.confidence).sum::<f32>() / words.len() as f32
     }
 }

@@ -2,29 +2,35 @@
 //!
 //! Bytes are decoded to mono, resampled to the model's rate, turned into fbank frames,
 //! stacked into model frames, run through the model a chunk at a time with the recurrent
-//! state carried along, and decoded by greedy CTC. Every stage keeps its own carry-over, so
-//! how the caller splits the audio never changes the result.
+//! state carried along, and decoded by the stream's [`StreamingDecoder`] (greedy or beam
+//! search, with endpointing). Every stage keeps its own carry-over, so how the caller
+//! splits the audio never changes the result. An endpoint mid-stream yields a final for
+//! that utterance and recognition goes on with the next one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::audio::{PcmDecoder, Resampler};
-use crate::decode::CtcGreedy;
+use crate::decode::StreamingDecoder;
 use crate::error::AsrError;
 use crate::features::{FeatureError, FrameStacker, StreamingFbank};
 use crate::model::PooledSession;
 use crate::pipeline::engine::{EngineInner, StreamSettings};
-use crate::pipeline::hypothesis::Hypothesis;
+use crate::pipeline::hypothesis::{FrameClock, Hypothesis};
 
 /// Something worth telling the client before the stream ends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
-    /// The text so far changed (greedy CTC on a causal model: later audio only extends it).
+    /// The guess of the utterance in progress changed; `stability` says how settled it is.
     Partial(Hypothesis),
+    /// An utterance ended at an endpoint (a pause, or the longest utterance): its final
+    /// result. The stream goes on with the next utterance.
+    Final(Hypothesis),
 }
 
-/// A stream being recognised. Owns its pooled session, which goes back to the pool (state
-/// reset) when the stream is dropped, finished or not.
+/// A stream being recognised. Owns its pooled session (its model state; its chunks run in
+/// the engine's shared batches), whose pool slot comes free when the stream is dropped,
+/// finished or not.
 #[derive(Debug)]
 pub struct RecognitionStream {
     engine: Arc<EngineInner>,
@@ -33,7 +39,8 @@ pub struct RecognitionStream {
     resampler: Resampler,
     fbank: StreamingFbank,
     stacker: FrameStacker,
-    ctc: CtcGreedy,
+    search: StreamingDecoder,
+    clock: FrameClock,
     input_rate: u32,
     interim_results: bool,
     /// Scratch buffers, kept to avoid allocating per call.
@@ -44,7 +51,7 @@ pub struct RecognitionStream {
     pending: Vec<f32>,
     input_samples: u64,
     compute: Duration,
-    /// Model frames decoded and text at the last partial sent.
+    /// Model frames decoded and text at the last partial sent (text reset at each final).
     last_partial: (u64, String),
     finished: bool,
 }
@@ -54,6 +61,7 @@ impl RecognitionStream {
         engine: Arc<EngineInner>,
         session: PooledSession,
         decoder: PcmDecoder,
+        search: StreamingDecoder,
         settings: &StreamSettings,
     ) -> Result<RecognitionStream, AsrError> {
         let spec = &engine.spec;
@@ -65,14 +73,17 @@ impl RecognitionStream {
         let bins = spec.features.num_mel_bins;
         let stacker =
             FrameStacker::new(spec.frames.stack, spec.frames.subsample, bins).map_err(internal)?;
-        let ctc = CtcGreedy::new(spec.vocab.blank_id, spec.vocab.tokens.clone());
+        let clock = FrameClock {
+            frame: spec.model_frame_duration(),
+        };
         Ok(RecognitionStream {
             session,
             decoder,
             resampler,
             fbank,
             stacker,
-            ctc,
+            search,
+            clock,
             input_rate: settings.sample_rate_hz,
             interim_results: settings.interim_results,
             mono: Vec::new(),
@@ -87,7 +98,8 @@ impl RecognitionStream {
         })
     }
 
-    /// Feeds encoded audio bytes (any split, even mid-sample); returns partials, if any.
+    /// Feeds encoded audio bytes (any split, even mid-sample); returns the finals of
+    /// utterances that ended in it, then a partial, if any.
     /// CPU-bound: async callers run it on a blocking thread.
     pub fn accept_audio(&mut self, bytes: &[u8]) -> Result<Vec<StreamEvent>, AsrError> {
         self.ensure_open()?;
@@ -120,12 +132,17 @@ impl RecognitionStream {
         result
     }
 
-    /// Ends the stream: flushes every stage, runs the last frames, returns the final result.
-    pub fn finish(&mut self) -> Result<Hypothesis, AsrError> {
+    /// Ends the stream: flushes every stage and runs the last frames. Returns the finals of
+    /// utterances that ended in them, then the final of the utterance in progress (possibly
+    /// empty text), so the result is never empty.
+    pub fn finish(&mut self) -> Result<Vec<Hypothesis>, AsrError> {
         self.ensure_open()?;
         self.finished = true;
         let started = Instant::now();
-        let result = self.flush().map(|()| self.hypothesis());
+        let result = self.flush().map(|mut finals| {
+            finals.push(self.clock.utterance(&self.search.finish()));
+            finals
+        });
         self.compute += started.elapsed();
         result
     }
@@ -157,16 +174,18 @@ impl RecognitionStream {
         self.extract_frames(&resampled);
         self.resampled = resampled;
         result.map_err(|e| AsrError::Internal(e.to_string()))?;
-        self.run_pending(false)?;
-        Ok(self
-            .partial()
-            .map(StreamEvent::Partial)
+        let mut events: Vec<StreamEvent> = self
+            .run_pending(false)?
             .into_iter()
-            .collect())
+            .map(StreamEvent::Final)
+            .collect();
+        events.extend(self.partial().map(StreamEvent::Partial));
+        Ok(events)
     }
 
-    /// Pushes out the resampler's tail and runs every remaining frame.
-    fn flush(&mut self) -> Result<(), AsrError> {
+    /// Pushes out the resampler's tail and runs every remaining frame; returns the finals
+    /// of utterances that ended in them.
+    fn flush(&mut self) -> Result<Vec<Hypothesis>, AsrError> {
         let mut tail = std::mem::take(&mut self.resampled);
         tail.clear();
         let result = self.resampler.flush(&mut tail);
@@ -183,38 +202,45 @@ impl RecognitionStream {
         self.stacker.push(&self.fbank_frames, &mut self.pending);
     }
 
-    /// Runs whole chunks of pending frames (all of them when `last`) and decodes them.
-    fn run_pending(&mut self, last: bool) -> Result<(), AsrError> {
+    /// Runs whole chunks of pending frames (all of them when `last`) and decodes them;
+    /// returns the finals of utterances that ended in them. Blocks until the batch
+    /// scheduler has run them.
+    fn run_pending(&mut self, last: bool) -> Result<Vec<Hypothesis>, AsrError> {
         let dim = self.session.model().input_dim();
         let ready = self.pending.len() / dim;
         let chunk = self.engine.chunk_frames;
         let frames = if last { ready } else { ready / chunk * chunk };
         if frames == 0 {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let log_probs = self.session.run(&self.pending[..frames * dim])?;
         self.pending.drain(..frames * dim);
         let vocab = self.session.model().vocab();
-        self.ctc
+        let utterances = self
+            .search
             .push(&log_probs, vocab)
-            .map_err(|e| AsrError::Model(e.to_string()))
+            .map_err(|e| AsrError::Model(e.to_string()))?;
+        if !utterances.is_empty() {
+            // A new utterance: its first partial is news even if the text repeats.
+            self.last_partial.1.clear();
+        }
+        Ok(utterances
+            .iter()
+            .map(|u| self.clock.utterance(u))
+            .collect())
     }
 
     /// A partial when asked for, enough audio passed since the last one, and the text moved.
     fn partial(&mut self) -> Option<Hypothesis> {
-        let frames = self.ctc.frames_seen();
+        let frames = self.search.frames_seen();
         if !self.interim_results || frames < self.last_partial.0 + self.engine.interim_frames {
             return None;
         }
-        let hypothesis = self.hypothesis();
+        let hypothesis = self.clock.partial(&self.search.partial());
         if hypothesis.text == self.last_partial.1 {
             return None;
         }
         self.last_partial = (frames, hypothesis.text.clone());
         Some(hypothesis)
-    }
-
-    fn hypothesis(&self) -> Hypothesis {
-        Hypothesis::from_ctc(&self.ctc, self.engine.spec.model_frame_duration())
     }
 }

@@ -5,17 +5,28 @@
 
 use tonic::server::NamedService;
 use tonic_health::pb::health_server::{Health, HealthServer};
+use tonic_health::server::HealthReporter;
+use tonic_health::ServingStatus;
 use tonic_reflection::server::{v1, v1alpha, Builder, Error};
 
 use crate::proto::FILE_DESCRIPTOR_SET;
 
-/// The health service, reporting SERVING for the whole server ("") and for service `S`.
+/// The health service, reporting SERVING for the whole server ("") and for service `S`,
+/// and the reporter that flips both to NOT_SERVING when the server starts draining.
 ///
 /// Callers build it only after the model has loaded, so SERVING is true from the start.
-pub async fn health_service<S: NamedService>() -> HealthServer<impl Health> {
+pub async fn health_service<S: NamedService>() -> (HealthReporter, HealthServer<impl Health>) {
     let (reporter, service) = tonic_health::server::health_reporter();
     reporter.set_serving::<S>().await;
-    service
+    (reporter, service)
+}
+
+/// Reports NOT_SERVING for the whole server and for `S`, so balancers stop sending calls.
+pub async fn set_not_serving<S: NamedService>(reporter: &HealthReporter) {
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    reporter.set_not_serving::<S>().await;
 }
 
 /// Reflection v1 and v1alpha, describing our API and the health service.

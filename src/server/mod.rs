@@ -1,11 +1,16 @@
 //! The gRPC front door: the `compact_asr.v1.Recognizer` service plus the standard health and
-//! reflection services, served by tonic over one TCP listener.
+//! reflection services, served by tonic over one TCP listener (optionally TLS, optionally
+//! behind a bearer token), with a graceful, deadline-bounded shutdown.
 //!
 //! Why a module of its own: everything network-facing (protocol rules, message limits,
-//! error → status mapping) lives here, so the engine underneath never sees a protobuf type
-//! and the CLI, the bench and the integration tests all start the very same server.
+//! error → status mapping, authentication, draining) lives here, so the engine underneath
+//! never sees a protobuf type and the CLI, the bench and the integration tests all start the
+//! very same server.
 
+mod auth;
+mod drain;
 mod introspection;
+mod options;
 mod responses;
 mod service;
 mod settings;
@@ -13,17 +18,28 @@ pub mod status;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Server, ServerTlsConfig};
 
 use crate::pipeline::Engine;
 use crate::proto::recognizer_server::RecognizerServer;
 
+pub use auth::AuthError;
+pub use options::ServerOptions;
 pub use service::RecognizerService;
+
+use auth::BearerAuth;
+use drain::Drain;
+
+/// After the drain, how long connections may take to close before the server stops anyway.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Largest request message accepted (a whole `Recognize` WAV, or one streamed chunk):
 /// 32 MiB, about 17 minutes of 16 kHz 16-bit mono. Larger messages are refused by tonic
@@ -44,6 +60,14 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("the server task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("cannot read {what} {path}: {source}")]
+    ReadFile {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("auth token file {0} lists no token")]
+    NoTokens(PathBuf),
 }
 
 /// Binds a TCP listener on `addr` ("HOST:PORT"; port 0 picks a free one).
@@ -56,25 +80,66 @@ pub async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
         })
 }
 
-/// Serves `engine` on `listener` until `shutdown` completes, then drains open calls.
+/// Serves `engine` on `listener` until `shutdown` completes, then drains: health turns
+/// NOT_SERVING, new calls are refused with UNAVAILABLE, open calls get up to
+/// `options.shutdown_grace` to finish, and streams still open then are cut after their
+/// final result. Returns once every call has ended (at worst a few seconds after the grace).
 ///
 /// The engine has already loaded its model, so health reports SERVING from the first call.
 pub async fn serve(
     engine: Engine,
     listener: TcpListener,
+    options: &ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let recognizer = RecognizerServer::new(RecognizerService::new(engine))
+    let drain = Drain::default();
+    let auth = BearerAuth::new(options.auth_tokens.clone());
+    let recognizer = RecognizerServer::new(RecognizerService::new(engine, drain.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let health = introspection::health_service::<RecognizerServer<RecognizerService>>().await;
+    let (reporter, health) =
+        introspection::health_service::<RecognizerServer<RecognizerService>>().await;
     let (reflection_v1, reflection_v1alpha) = introspection::reflection_services()?;
-    Server::builder()
+    let mut builder = Server::builder();
+    if let Some(identity) = &options.tls {
+        builder = builder.tls_config(ServerTlsConfig::new().identity(identity.clone()))?;
+    }
+    tracing::info!(
+        tls = options.tls.is_some(),
+        auth = auth.is_enabled(),
+        "security"
+    );
+    let grace = options.shutdown_grace;
+    let (drained, drained_rx) = oneshot::channel::<()>();
+    let shutdown = {
+        let drain = drain.clone();
+        async move {
+            shutdown.await;
+            introspection::set_not_serving::<RecognizerServer<RecognizerService>>(&reporter).await;
+            drain.run(grace).await;
+            let _ = drained.send(());
+        }
+    };
+    // Health stays open (probes carry no token); reflection and recognition need the token.
+    let server = builder
         .add_service(health)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(recognizer)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await?;
+        .add_service(InterceptedService::new(reflection_v1, auth.clone()))
+        .add_service(InterceptedService::new(reflection_v1alpha, auth.clone()))
+        .add_service(InterceptedService::new(recognizer, auth))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
+    let closed_late = async {
+        if drained_rx.await.is_ok() {
+            tokio::time::sleep(CLOSE_TIMEOUT).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result?,
+        () = closed_late => {
+            tracing::warn!("connections still open {CLOSE_TIMEOUT:?} after the drain; stopping anyway");
+        }
+    }
+    tracing::info!("server stopped");
     Ok(())
 }
 
@@ -90,16 +155,28 @@ pub struct RunningServer {
 impl RunningServer {
     /// Starts serving `engine` on `addr` (e.g. "127.0.0.1:0") in the background.
     pub async fn start(engine: Engine, addr: &str) -> Result<RunningServer, ServeError> {
+        RunningServer::start_with(engine, addr, ServerOptions::default()).await
+    }
+
+    /// [`RunningServer::start`] with TLS, authentication or another shutdown grace.
+    pub async fn start_with(
+        engine: Engine,
+        addr: &str,
+        options: ServerOptions,
+    ) -> Result<RunningServer, ServeError> {
         let listener = bind(addr).await?;
         let addr = listener.local_addr().map_err(|source| ServeError::Bind {
             addr: addr.to_owned(),
             source,
         })?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(engine, listener, async {
-            // A dropped handle stops the server as well.
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(async move {
+            let stopped = async {
+                // A dropped handle stops the server as well.
+                let _ = stopped.await;
+            };
+            serve(engine, listener, &options, stopped).await
+        });
         Ok(RunningServer { addr, stop, task })
     }
 
@@ -113,7 +190,7 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting calls, lets open ones finish and waits for the server to end.
+    /// Drains (see [`serve`]) and waits for the server to end.
     pub async fn stop(self) -> Result<(), ServeError> {
         let _ = self.stop.send(());
         self.task.await?

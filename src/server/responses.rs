@@ -5,53 +5,96 @@
 
 use std::time::Duration;
 
-use crate::pipeline::Hypothesis;
+use crate::pipeline::{Hypothesis, WordTiming};
+use crate::proto::streaming_recognize_response::SpeechEventType;
 use crate::proto::{
     RecognizeResponse, SpeechRecognitionAlternative, SpeechRecognitionResult,
     StreamingRecognitionResult, StreamingRecognizeResponse, WordInfo,
 };
 
-/// A partial result: the text so far, which may still grow.
+/// A partial result: the guess so far and how stable it is (the decoder's stability).
 pub fn interim(hypothesis: &Hypothesis) -> StreamingRecognizeResponse {
     StreamingRecognizeResponse {
         results: vec![StreamingRecognitionResult {
-            alternatives: vec![alternative(hypothesis, false)],
+            alternatives: vec![alternative(
+                &hypothesis.text,
+                hypothesis.confidence,
+                &hypothesis.words,
+                false,
+            )],
             is_final: false,
-            stability: stability(&hypothesis.text),
+            stability: hypothesis.stability,
             result_end_time: Some(duration(hypothesis.end_time)),
+            result_start_time: Some(duration(hypothesis.start_time)),
         }],
         ..Default::default()
     }
 }
 
-/// The final result of a stream, sent after the client half-closes.
+/// The final result of one utterance (at an endpoint, or after the client half-closes),
+/// every alternative the request asked for, best first.
 pub fn streaming_final(hypothesis: &Hypothesis, with_words: bool) -> StreamingRecognizeResponse {
     StreamingRecognizeResponse {
         results: vec![StreamingRecognitionResult {
-            alternatives: vec![alternative(hypothesis, with_words)],
+            alternatives: alternatives(hypothesis, with_words),
             is_final: true,
             stability: 0.0,
             result_end_time: Some(duration(hypothesis.end_time)),
+            result_start_time: Some(duration(hypothesis.start_time)),
         }],
         ..Default::default()
     }
 }
 
-/// The answer to a unary `Recognize`; billed time is the audio's duration.
-pub fn recognize(hypothesis: &Hypothesis, with_words: bool, audio: Duration) -> RecognizeResponse {
+/// `single_utterance`: the utterance has ended; no more audio will be recognised.
+pub fn end_of_single_utterance() -> StreamingRecognizeResponse {
+    StreamingRecognizeResponse {
+        results: Vec::new(),
+        speech_event_type: SpeechEventType::EndOfSingleUtterance.into(),
+    }
+}
+
+/// The answer to a unary `Recognize`: one result per utterance that has text (or the last
+/// one when none has); billed time is the audio's duration.
+pub fn recognize(finals: &[Hypothesis], with_words: bool, audio: Duration) -> RecognizeResponse {
+    let mut spoken: Vec<&Hypothesis> = finals.iter().filter(|h| !h.text.is_empty()).collect();
+    if spoken.is_empty() {
+        spoken.extend(finals.last());
+    }
     RecognizeResponse {
-        results: vec![SpeechRecognitionResult {
-            alternatives: vec![alternative(hypothesis, with_words)],
-            result_end_time: Some(duration(hypothesis.end_time)),
-        }],
+        results: spoken
+            .into_iter()
+            .map(|h| SpeechRecognitionResult {
+                alternatives: alternatives(h, with_words),
+                result_end_time: Some(duration(h.end_time)),
+            })
+            .collect(),
         total_billed_time: Some(duration(audio)),
     }
 }
 
-fn alternative(hypothesis: &Hypothesis, with_words: bool) -> SpeechRecognitionAlternative {
+fn alternatives(hypothesis: &Hypothesis, with_words: bool) -> Vec<SpeechRecognitionAlternative> {
+    let best = alternative(
+        &hypothesis.text,
+        hypothesis.confidence,
+        &hypothesis.words,
+        with_words,
+    );
+    let others = hypothesis
+        .alternatives
+        .iter()
+        .map(|a| alternative(&a.text, a.confidence, &a.words, with_words));
+    std::iter::once(best).chain(others).collect()
+}
+
+fn alternative(
+    text: &str,
+    confidence: f32,
+    words: &[WordTiming],
+    with_words: bool,
+) -> SpeechRecognitionAlternative {
     let words = if with_words {
-        hypothesis
-            .words
+        words
             .iter()
             .map(|w| WordInfo {
                 start_time: Some(duration(w.start)),
@@ -64,28 +107,10 @@ fn alternative(hypothesis: &Hypothesis, with_words: bool) -> SpeechRecognitionAl
         Vec::new()
     };
     SpeechRecognitionAlternative {
-        transcript: hypothesis.text.clone(),
-        confidence: hypothesis.confidence,
+        transcript: text.to_owned(),
+        confidence,
         words,
     }
-}
-
-/// Share of the partial text made of completed words.
-///
-/// Greedy CTC over a causal model never revises text it has emitted; the only part that can
-/// still change is the word being spoken (it may grow). So completed words (those followed
-/// by a space) are stable and the trailing word is not.
-fn stability(text: &str) -> f32 {
-    let trimmed = text.trim_end();
-    if trimmed.is_empty() {
-        return 0.0;
-    }
-    let settled = if text.len() > trimmed.len() {
-        trimmed.len()
-    } else {
-        trimmed.rfind(' ').unwrap_or(0)
-    };
-    settled as f32 / trimmed.len() as f32
 }
 
 fn duration(d: Duration) -> prost_types::Duration {
@@ -99,14 +124,6 @@ fn duration(d: Duration) -> prost_types::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stability_counts_completed_words() {
-        assert_eq!(stability(""), 0.0);
-        assert_eq!(stability("hel"), 0.0);
-        assert_eq!(stability("hello wor"), 5.0 / 9.0);
-        assert_eq!(stability("hello "), 1.0);
-    }
 
     #[test]
     fn duration_keeps_nanoseconds() {

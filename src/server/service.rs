@@ -4,10 +4,11 @@
 //! (WAV parsing, features, model runs) happens on tokio's blocking pool, so one busy stream
 //! never stalls another stream's network I/O. A stream owns its pool session; when the call
 //! ends for any reason (final sent, error, client gone) the stream is dropped and the
-//! session goes back to the pool.
+//! session goes back to the pool. Every call is admitted through the server's [`Drain`], so
+//! shutdown can refuse new calls and cut open streams at its deadline.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::spawn_blocking;
@@ -16,6 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use crate::audio;
+use crate::metrics::{self, ActiveStream};
 use crate::pipeline::{Engine, RecognitionStream, StreamEvent};
 use crate::proto::recognizer_server::Recognizer;
 use crate::proto::streaming_recognize_request::StreamingRequest;
@@ -25,6 +27,7 @@ use crate::proto::{
 };
 use crate::transcribe::{transcribe_audio, Transcript};
 
+use super::drain::Drain;
 use super::responses;
 use super::settings::{self, UnaryAudio};
 use super::status::{RequestError, ServiceError};
@@ -38,13 +41,15 @@ type ResponseSender = mpsc::Sender<Result<StreamingRecognizeResponse, Status>>;
 #[derive(Debug)]
 pub struct RecognizerService {
     engine: Engine,
+    drain: Drain,
     next_stream_id: AtomicU64,
 }
 
 impl RecognizerService {
-    pub fn new(engine: Engine) -> Self {
+    pub fn new(engine: Engine, drain: Drain) -> Self {
         RecognizerService {
             engine,
+            drain,
             next_stream_id: AtomicU64::new(1),
         }
     }
@@ -74,7 +79,7 @@ impl RecognizerService {
                 transcribe_audio(&self.engine, wav, 0).await?
             }
         };
-        log_finished(&transcript);
+        record_finished(&transcript);
         let audio_length = Duration::from_secs_f64(transcript.audio_seconds);
         let hypothesis = &transcript.hypothesis;
         Ok(responses::recognize(hypothesis, with_words, audio_length))
@@ -115,6 +120,8 @@ impl Recognizer for RecognizerService {
         &self,
         request: Request<RecognizeRequest>,
     ) -> Result<Response<RecognizeResponse>, Status> {
+        let _call = self.drain.admit().ok_or(ServiceError::Draining)?;
+        let _active = ActiveStream::new();
         let id = self.next_stream_id.fetch_add(1, Ordering::Relaxed);
         let request = request.into_inner();
         let config = request.config.unwrap_or_default();
@@ -131,17 +138,23 @@ impl Recognizer for RecognizerService {
         &self,
         request: Request<Streaming<StreamingRecognizeRequest>>,
     ) -> Result<Response<Self::StreamingRecognizeStream>, Status> {
+        let call = self.drain.admit().ok_or(ServiceError::Draining)?;
+        let active = ActiveStream::new();
         let id = self.next_stream_id.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("stream", id);
         let mut requests = request.into_inner();
-        let (stream, with_words) = self
-            .open_streaming(&mut requests)
-            .instrument(span.clone())
-            .await?;
+        let (stream, with_words) = tokio::select! {
+            opened = self.open_streaming(&mut requests).instrument(span.clone()) => opened?,
+            () = self.drain.deadline() => return Err(ServiceError::ShutdownDeadline.into()),
+        };
         let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
+        let drain = self.drain.clone();
         tokio::spawn(
             async move {
-                match recognize_stream(stream, requests, &tx, with_words).await {
+                // The call stays open (for the drain and the gauge) until this task ends.
+                let (_call, _active) = (call, active);
+                let deadline = drain.deadline();
+                match recognize_stream(stream, requests, &tx, with_words, deadline).await {
                     Ok(()) => {}
                     Err(err) if tx.is_closed() => {
                         tracing::debug!(error = %err, "client went away");
@@ -159,14 +172,31 @@ impl Recognizer for RecognizerService {
 }
 
 /// Feeds audio requests to the stream until the client half-closes, then sends the final.
-/// Returns early (dropping the stream, freeing its session) if the client goes away.
+/// Returns early (dropping the stream, freeing its session) if the client goes away. At the
+/// shutdown `deadline` it stops reading, sends the final for the audio received so far and
+/// ends the call with UNAVAILABLE.
 async fn recognize_stream(
     mut stream: RecognitionStream,
     mut requests: Streaming<StreamingRecognizeRequest>,
     tx: &ResponseSender,
     with_words: bool,
+    deadline: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
-    while let Some(request) = requests.message().await? {
+    tokio::pin!(deadline);
+    let mut cut = false;
+    loop {
+        let request = tokio::select! {
+            biased;
+            () = &mut deadline => {
+                cut = true;
+                break;
+            }
+            message = requests.message() => match message? {
+                Some(request) => request,
+                None => break,
+            },
+        };
+        let received = Instant::now();
         let audio = match request.streaming_request {
             Some(StreamingRequest::AudioContent(audio)) => audio,
             Some(StreamingRequest::StreamingConfig(_)) => {
@@ -176,6 +206,7 @@ async fn recognize_stream(
         };
         let events;
         (stream, events) = run_blocking(stream, move |s| s.accept_audio(&audio)).await?;
+        metrics::chunk_latency(received.elapsed().as_secs_f64());
         for StreamEvent::Partial(hypothesis) in events {
             if tx.send(Ok(responses::interim(&hypothesis))).await.is_err() {
                 tracing::debug!("client went away");
@@ -189,7 +220,7 @@ async fn recognize_stream(
         compute_seconds: stream.compute_seconds(),
         hypothesis,
     };
-    log_finished(&transcript);
+    record_finished(&transcript);
     let hypothesis = transcript.hypothesis;
     if tx
         .send(Ok(responses::streaming_final(&hypothesis, with_words)))
@@ -197,6 +228,9 @@ async fn recognize_stream(
         .is_err()
     {
         tracing::debug!("client went away before the final result");
+    }
+    if cut {
+        return Err(ServiceError::ShutdownDeadline);
     }
     Ok(())
 }
@@ -218,7 +252,8 @@ where
     Ok((stream, result?))
 }
 
-fn log_finished(transcript: &Transcript) {
+/// Logs a finished recognition and records its audio and real-time factor.
+fn record_finished(transcript: &Transcript) {
     let Transcript {
         audio_seconds,
         compute_seconds,
@@ -229,6 +264,10 @@ fn log_finished(transcript: &Transcript) {
     } else {
         0.0
     };
+    metrics::audio_processed(audio_seconds);
+    if audio_seconds > 0.0 {
+        metrics::rtf(real_time_factor);
+    }
     tracing::info!(
         audio_seconds,
         compute_seconds,

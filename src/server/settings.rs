@@ -1,15 +1,28 @@
-//! Turns the client's `RecognitionConfig` into the engine's [`StreamSettings`].
+//! Turns the client's `RecognitionConfig` into the engine's [`StreamSettings`] and
+//! [`DecodeOptions`].
 //!
 //! Why here and not in the engine: these are protocol rules (proto enum values, "0 means 1",
 //! which encoding each RPC allows). Ranges the engine supports (sample rates, channel
 //! counts) are checked once, by `Engine::open_stream`, before it takes a pool session.
 
 use crate::audio::Encoding;
-use crate::pipeline::StreamSettings;
+use crate::decode::BoostPhrase;
+use crate::pipeline::{DecodeOptions, StreamSettings};
 use crate::proto::recognition_config::AudioEncoding;
 use crate::proto::{RecognitionConfig, StreamingRecognitionConfig};
 
 use super::status::RequestError;
+
+/// Most alternatives a request may ask for (Google's limit).
+pub const MAX_ALTERNATIVES: i32 = 30;
+/// Highest phrase boost (Google's range is 0 to 20 too).
+pub const MAX_BOOST: f32 = 20.0;
+/// Boost of phrases whose context leaves `boost` at 0.
+pub const DEFAULT_BOOST: f32 = 5.0;
+/// Most phrases over all of a request's speech contexts.
+pub const MAX_PHRASES: usize = 1000;
+/// Longest phrase, in characters.
+pub const MAX_PHRASE_CHARS: usize = 100;
 
 /// What a `Recognize` request's `audio_content` holds.
 #[derive(Debug)]
@@ -39,6 +52,37 @@ pub fn unary_audio(config: &RecognitionConfig) -> Result<UnaryAudio, RequestErro
     Ok(match pcm_encoding(config.encoding)? {
         None => UnaryAudio::Wav,
         Some(encoding) => UnaryAudio::Pcm(pcm_settings(config, encoding, false)?),
+    })
+}
+
+/// The request's n-best size and boosted phrases.
+pub fn decode_options(config: &RecognitionConfig) -> Result<DecodeOptions, RequestError> {
+    check_max_alternatives(config)?;
+    let mut phrases = Vec::new();
+    for context in &config.speech_contexts {
+        let boost = match context.boost {
+            b if !(0.0..=MAX_BOOST).contains(&b) => return Err(RequestError::Boost(b)),
+            b if b == 0.0 => DEFAULT_BOOST,
+            b => b,
+        };
+        for phrase in &context.phrases {
+            let chars = phrase.chars().count();
+            if chars > MAX_PHRASE_CHARS {
+                return Err(RequestError::PhraseTooLong(chars));
+            }
+            phrases.push(BoostPhrase {
+                text: phrase.clone(),
+                boost,
+            });
+        }
+    }
+    if phrases.len() > MAX_PHRASES {
+        return Err(RequestError::TooManyPhrases(phrases.len()));
+    }
+    Ok(DecodeOptions {
+        // In range, checked above.
+        max_alternatives: config.max_alternatives.max(1) as usize,
+        phrases,
     })
 }
 
@@ -73,9 +117,9 @@ fn pcm_settings(
     })
 }
 
-/// Any non-negative value is accepted; greedy decoding yields one alternative.
+/// 0 to [`MAX_ALTERNATIVES`]; greedy decoding yields one alternative whatever is asked.
 fn check_max_alternatives(config: &RecognitionConfig) -> Result<(), RequestError> {
-    if config.max_alternatives < 0 {
+    if !(0..=MAX_ALTERNATIVES).contains(&config.max_alternatives) {
         return Err(RequestError::MaxAlternatives(config.max_alternatives));
     }
     Ok(())
@@ -84,6 +128,7 @@ fn check_max_alternatives(config: &RecognitionConfig) -> Result<(), RequestError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::SpeechContext;
 
     fn config(encoding: AudioEncoding, rate: i32, channels: i32) -> RecognitionConfig {
         RecognitionConfig {
@@ -176,6 +221,57 @@ mod tests {
         assert!(matches!(
             unary_audio(&negative),
             Err(RequestError::MaxAlternatives(-1))
+        ));
+    }
+
+    fn context(phrases: &[&str], boost: f32) -> SpeechContext {
+        SpeechContext {
+            phrases: phrases.iter().map(|p| p.to_string()).collect(),
+            boost,
+        }
+    }
+
+    #[test]
+    fn decode_options_take_alternatives_and_phrases_with_default_boost() {
+        let mut c = config(AudioEncoding::Linear16, 16000, 1);
+        assert_eq!(decode_options(&c).unwrap(), DecodeOptions::default());
+        c.max_alternatives = 3;
+        c.speech_contexts = vec![context(&["zebra"], 0.0), context(&["a b", "c"], 2.5)];
+        let options = decode_options(&c).unwrap();
+        assert_eq!(options.max_alternatives, 3);
+        let boosts: Vec<(&str, f32)> = options
+            .phrases
+            .iter()
+            .map(|p| (p.text.as_str(), p.boost))
+            .collect();
+        assert_eq!(boosts, [("zebra", DEFAULT_BOOST), ("a b", 2.5), ("c", 2.5)]);
+    }
+
+    #[test]
+    fn decode_options_reject_out_of_range_values() {
+        let mut c = config(AudioEncoding::Linear16, 16000, 1);
+        c.max_alternatives = MAX_ALTERNATIVES + 1;
+        assert!(matches!(
+            decode_options(&c),
+            Err(RequestError::MaxAlternatives(31))
+        ));
+        c.max_alternatives = 1;
+        for bad in [-1.0, MAX_BOOST + 1.0, f32::NAN] {
+            c.speech_contexts = vec![context(&["x"], bad)];
+            assert!(matches!(decode_options(&c), Err(RequestError::Boost(_))));
+        }
+        let many: Vec<String> = (0..=MAX_PHRASES).map(|i| format!("w{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        c.speech_contexts = vec![context(&refs, 1.0)];
+        assert!(matches!(
+            decode_options(&c),
+            Err(RequestError::TooManyPhrases(1001))
+        ));
+        let long = "a".repeat(MAX_PHRASE_CHARS + 1);
+        c.speech_contexts = vec![context(&[&long], 1.0)];
+        assert!(matches!(
+            decode_options(&c),
+            Err(RequestError::PhraseTooLong(101))
         ));
     }
 }

@@ -9,6 +9,9 @@ use tonic::{Code, Status};
 use crate::audio::AudioError;
 use crate::error::AsrError;
 
+use super::auth::AuthError;
+use super::settings::{DEFAULT_BOOST, MAX_ALTERNATIVES, MAX_BOOST, MAX_PHRASES, MAX_PHRASE_CHARS};
+
 /// Protocol misuse by a client, found by the service before the engine sees any audio.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -33,8 +36,17 @@ pub enum RequestError {
     SampleRate(i32),
     #[error("audio_channel_count {0} is negative or too large (0 means 1)")]
     ChannelCount(i32),
-    #[error("max_alternatives {0} is negative")]
+    #[error("max_alternatives {0} is out of range; use 0 to {MAX_ALTERNATIVES} (0 means 1)")]
     MaxAlternatives(i32),
+    #[error(
+        "speech_contexts boost {0} is out of range; use 0 to {MAX_BOOST} \
+         (0 means the default {DEFAULT_BOOST})"
+    )]
+    Boost(f32),
+    #[error("speech_contexts hold {0} phrases; send at most {MAX_PHRASES} in all")]
+    TooManyPhrases(usize),
+    #[error("speech_contexts phrase of {0} characters is too long; use at most {MAX_PHRASE_CHARS}")]
+    PhraseTooLong(usize),
 }
 
 /// Everything that can end a call unsuccessfully.
@@ -51,11 +63,20 @@ pub enum ServiceError {
     /// Reading the client's request stream failed (bad message, reset, too large).
     #[error("reading the request stream failed: {}", .0.message())]
     Inbound(#[from] Status),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A new call while the server drains before exiting.
+    #[error("server shutting down: not accepting new calls; retry on another instance")]
+    Draining,
+    /// An open stream reached the shutdown deadline; its final result has been sent.
+    #[error("server shutting down: stream cut at the shutdown deadline after its final result")]
+    ShutdownDeadline,
 }
 
 impl From<ServiceError> for Status {
     fn from(err: ServiceError) -> Self {
         let code = code_for(&err);
+        crate::metrics::error(code);
         if code == Code::Internal {
             tracing::error!(error = %err, "request failed");
         } else {
@@ -77,6 +98,8 @@ fn code_for(err: &ServiceError) -> Code {
         },
         ServiceError::Task(_) => Code::Internal,
         ServiceError::Inbound(status) => status.code(),
+        ServiceError::Auth(_) => Code::Unauthenticated,
+        ServiceError::Draining | ServiceError::ShutdownDeadline => Code::Unavailable,
     }
 }
 
@@ -102,6 +125,9 @@ mod tests {
             code(AsrError::InvalidAudio("bad".into())),
             Code::InvalidArgument
         );
+        let boost = Status::from(ServiceError::from(RequestError::Boost(-1.0)));
+        assert_eq!(boost.code(), Code::InvalidArgument);
+        assert!(boost.message().contains("use 0 to 20"), "{}", boost.message());
         let wav = crate::audio::read_wav(b"RIFF").unwrap_err();
         assert_eq!(code(wav), Code::InvalidArgument);
     }
@@ -114,6 +140,20 @@ mod tests {
         assert_eq!(code(busy), Code::ResourceExhausted);
         assert_eq!(code(AsrError::Model("nan".into())), Code::Internal);
         assert_eq!(code(AsrError::Internal("bug".into())), Code::Internal);
+    }
+
+    #[test]
+    fn auth_failures_are_unauthenticated_and_shutdown_is_unavailable() {
+        assert_eq!(code(AuthError::Missing), Code::Unauthenticated);
+        assert_eq!(code(AuthError::Invalid), Code::Unauthenticated);
+        assert_eq!(code(ServiceError::Draining), Code::Unavailable);
+        let cut = Status::from(ServiceError::ShutdownDeadline);
+        assert_eq!(cut.code(), Code::Unavailable);
+        assert!(
+            cut.message().starts_with("server shutting down"),
+            "{}",
+            cut.message()
+        );
     }
 
     #[test]

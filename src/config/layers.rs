@@ -1,0 +1,265 @@
+//! The three sources of settings and their one precedence order:
+//! command-line flags > `COMPACT_ASR_*` environment variables > the TOML file > defaults.
+//!
+//! Why it works this way: clap already resolves a flag over its environment variable, so
+//! [`SettingsArgs`] holds "what the flags and environment said" (unset fields are `None`).
+//! The same struct, read from TOML, is the file layer; its `deny_unknown_fields` turns a
+//! misspelt key into an error naming it. Layers are merged as TOML tables over the
+//! serialised defaults, so no field is merged by hand and a new key needs no merge code.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::settings::{LogFormat, Settings};
+use super::ConfigError;
+
+/// `serve` settings from flags and environment; every field also is a configuration-file
+/// key of the same name (see `compact-asr config --print-default`).
+#[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsArgs {
+    /// TOML configuration file; flags and COMPACT_ASR_* variables override its keys.
+    #[arg(long, env = "COMPACT_ASR_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address (HOST:PORT) the gRPC server listens on.
+    #[arg(long, env = "COMPACT_ASR_LISTEN", value_name = "HOST:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+
+    /// Address (HOST:PORT) serving Prometheus metrics on /metrics over plain HTTP; "off" disables it.
+    #[arg(long, env = "COMPACT_ASR_METRICS_LISTEN", value_name = "HOST:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
+
+    /// The model's model.toml.
+    #[arg(long, env = "COMPACT_ASR_MODEL", value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<PathBuf>,
+
+    /// Streams that can recognise at once; more wait up to acquire_timeout_ms.
+    #[arg(long, env = "COMPACT_ASR_POOL_SIZE", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<usize>,
+
+    /// Most streams' chunks run in one model call (1 = no batching).
+    #[arg(long, env = "COMPACT_ASR_MAX_BATCH", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_batch: Option<usize>,
+
+    /// Longest a chunk waits for other streams' chunks to join its batch, in milliseconds.
+    #[arg(long, env = "COMPACT_ASR_BATCH_WAIT_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_wait_ms: Option<u64>,
+
+    /// Threads running model batches; 0 means one per CPU core.
+    #[arg(long, env = "COMPACT_ASR_BATCH_WORKERS", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_workers: Option<usize>,
+
+    /// How long a new stream waits for a free slot before RESOURCE_EXHAUSTED, in milliseconds.
+    #[arg(long, env = "COMPACT_ASR_ACQUIRE_TIMEOUT_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acquire_timeout_ms: Option<u64>,
+
+    /// Audio per model run, in milliseconds: longer is cheaper per second, shorter answers sooner.
+    #[arg(long, env = "COMPACT_ASR_CHUNK_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_ms: Option<u32>,
+
+    /// Least audio between two partial results of a stream, in milliseconds.
+    #[arg(long, env = "COMPACT_ASR_INTERIM_INTERVAL_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interim_interval_ms: Option<u32>,
+
+    /// After SIGTERM/SIGINT, how long open streams may run on before they are cut (they
+    /// still get their final result, then UNAVAILABLE), in seconds.
+    #[arg(long, env = "COMPACT_ASR_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace_secs: Option<u64>,
+
+    /// PEM certificate chain; with tls_key, the gRPC port speaks TLS only.
+    #[arg(
+        long,
+        env = "COMPACT_ASR_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of tls_cert.
+    #[arg(
+        long,
+        env = "COMPACT_ASR_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Bearer token recognition calls must send ("authorization: Bearer TOKEN"); health
+    /// checks stay open. Prefer auth_token_file or the environment to a flag.
+    #[arg(
+        long,
+        env = "COMPACT_ASR_AUTH_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<String>,
+
+    /// File of accepted bearer tokens, one per line ("#" comments and blank lines ignored);
+    /// several lines let tokens be rotated without downtime.
+    #[arg(long, env = "COMPACT_ASR_AUTH_TOKEN_FILE", value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token_file: Option<PathBuf>,
+
+    /// Log format on stderr: "text" for people, "json" (one object per line) for collectors.
+    #[arg(long, env = "COMPACT_ASR_LOG_FORMAT", value_name = "FORMAT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+
+    /// Which log lines to write, as a tracing filter ("info", "compact_asr=debug,warn").
+    #[arg(long, env = "COMPACT_ASR_LOG_FILTER", value_name = "FILTER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_filter: Option<String>,
+}
+
+impl SettingsArgs {
+    /// Resolves flags and environment over the `--config` file (if any) over the defaults.
+    pub fn resolve(&self) -> Result<Settings, ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => toml::Table::new(),
+        };
+        let flags = toml::Table::try_from(self).map_err(ConfigError::Serialize)?;
+        let mut merged =
+            toml::Table::try_from(Settings::default()).map_err(ConfigError::Serialize)?;
+        merged.extend(file);
+        merged.extend(flags);
+        let settings: Settings = merged.try_into().map_err(ConfigError::Merge)?;
+        check(&settings)?;
+        Ok(settings)
+    }
+}
+
+/// The file's keys, checked against [`SettingsArgs`] (names and types) with the file named
+/// in any error.
+fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_file(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn parse_file(text: &str) -> Result<toml::Table, toml::de::Error> {
+    toml::from_str::<SettingsArgs>(text)?;
+    toml::from_str(text)
+}
+
+fn check(settings: &Settings) -> Result<(), ConfigError> {
+    if settings.tls_cert.is_some() != settings.tls_key.is_some() {
+        return Err(ConfigError::Invalid(
+            "tls_cert and tls_key must be given together".into(),
+        ));
+    }
+    if settings
+        .auth_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        return Err(ConfigError::Invalid(
+            "auth_token is empty; leave it unset to disable authentication".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: SettingsArgs,
+    }
+
+    fn flags(args: &[&str]) -> SettingsArgs {
+        let argv = std::iter::once("serve").chain(args.iter().copied());
+        Cli::try_parse_from(argv).unwrap().settings
+    }
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file_beat_defaults() {
+        // The only test that sets these variables (the process environment is shared).
+        std::env::set_var("COMPACT_ASR_CHUNK_MS", "200");
+        std::env::set_var("COMPACT_ASR_POOL_SIZE", "5");
+        let file = write(
+            "pool_size = 3\nchunk_ms = 40\nshutdown_grace_secs = 9\nlisten = \"127.0.0.1:1\"\n",
+        );
+        let path = file.path().to_str().unwrap();
+        let settings = flags(&["--config", path, "--pool-size", "11"]).resolve();
+        std::env::remove_var("COMPACT_ASR_CHUNK_MS");
+        std::env::remove_var("COMPACT_ASR_POOL_SIZE");
+        let settings = settings.unwrap();
+        assert_eq!(settings.pool_size, 11, "flag over environment and file");
+        assert_eq!(settings.chunk_ms, 200, "environment over file");
+        assert_eq!(settings.shutdown_grace_secs, 9, "file over default");
+        assert_eq!(settings.listen, "127.0.0.1:1");
+        let defaults = Settings::default();
+        assert_eq!(settings.interim_interval_ms, defaults.interim_interval_ms);
+        assert_eq!(settings.metrics_listen, defaults.metrics_listen);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key_and_the_file() {
+        let file = write("listen = \"0.0.0.0:1\"\npool_sise = 4\n");
+        let err = SettingsArgs {
+            config: Some(file.path().to_owned()),
+            ..SettingsArgs::default()
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("pool_sise"), "{err}");
+        assert!(err.contains(&file.path().display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_and_half_tls_are_errors() {
+        let err = parse_file("pool_size = \"many\"").unwrap_err().to_string();
+        assert!(err.contains("pool_size"), "{err}");
+        let half = SettingsArgs {
+            tls_cert: Some("cert.pem".into()),
+            ..SettingsArgs::default()
+        };
+        assert!(matches!(half.resolve(), Err(ConfigError::Invalid(_))));
+        assert!(Cli::try_parse_from(["serve", "--tls-cert", "c.pem"]).is_err());
+    }
+
+    #[test]
+    fn no_sources_give_the_defaults() {
+        assert_eq!(
+            SettingsArgs::default().resolve().unwrap(),
+            Settings::default()
+        );
+        let json = flags(&["--log-format", "json"]).resolve().unwrap();
+        assert_eq!(json.log_format, LogFormat::Json);
+    }
+}

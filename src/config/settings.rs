@@ -1,0 +1,153 @@
+//! The resolved `serve` settings: every key of the configuration file, with its default.
+//!
+//! Why one flat struct: each key maps one-to-one onto a flag (`--pool-size`) and an
+//! environment variable (`COMPACT_ASR_POOL_SIZE`), so an operator can move a setting between
+//! the three places without translating names.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::BatchConfig;
+use crate::pipeline::EngineConfig;
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Everything `compact-asr serve` can be told; see `compact-asr config --print-default`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub listen: String,
+    pub metrics_listen: String,
+    pub model: PathBuf,
+    pub pool_size: usize,
+    pub max_batch: usize,
+    pub batch_wait_ms: u64,
+    pub batch_workers: usize,
+    pub acquire_timeout_ms: u64,
+    pub chunk_ms: u32,
+    pub interim_interval_ms: u32,
+    pub shutdown_grace_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token_file: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let engine = EngineConfig::new("models/baseline/model.toml");
+        Settings {
+            listen: "0.0.0.0:50051".into(),
+            metrics_listen: "0.0.0.0:9090".into(),
+            model: engine.model_path,
+            pool_size: engine.pool_size,
+            max_batch: engine.batch.max_batch,
+            batch_wait_ms: u64::try_from(engine.batch.max_wait.as_millis()).unwrap_or(u64::MAX),
+            // 0 (one worker per core) rather than this machine's core count.
+            batch_workers: 0,
+            acquire_timeout_ms: u64::try_from(engine.acquire_timeout.as_millis())
+                .unwrap_or(u64::MAX),
+            chunk_ms: engine.chunk_ms,
+            interim_interval_ms: engine.interim_interval_ms,
+            shutdown_grace_secs: 30,
+            tls_cert: None,
+            tls_key: None,
+            auth_token: None,
+            auth_token_file: None,
+            log_format: LogFormat::Text,
+            log_filter: "info".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Where to serve `/metrics`, or `None` when `metrics_listen` is "" or "off".
+    pub fn metrics_addr(&self) -> Option<&str> {
+        match self.metrics_listen.trim() {
+            "" | "off" => None,
+            addr => Some(addr),
+        }
+    }
+
+    /// How long open streams may run on after a shutdown signal.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The engine part: model, pool, batching and chunking.
+    pub fn engine_config(&self) -> EngineConfig {
+        let batch_defaults = BatchConfig::default();
+        EngineConfig {
+            pool_size: self.pool_size,
+            batch: BatchConfig {
+                max_batch: self.max_batch,
+                max_wait: Duration::from_millis(self.batch_wait_ms),
+                workers: match self.batch_workers {
+                    0 => batch_defaults.workers,
+                    n => n,
+                },
+            },
+            acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
+            chunk_ms: self.chunk_ms,
+            interim_interval_ms: self.interim_interval_ms,
+            ..EngineConfig::new(&self.model)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_can_be_switched_off() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.metrics_addr(), Some("0.0.0.0:9090"));
+        for off in ["", "off", " off "] {
+            settings.metrics_listen = off.into();
+            assert_eq!(settings.metrics_addr(), None, "{off:?}");
+        }
+    }
+
+    #[test]
+    fn engine_config_carries_the_engine_settings() {
+        let settings = Settings {
+            model: "m/model.toml".into(),
+            pool_size: 7,
+            max_batch: 4,
+            batch_wait_ms: 3,
+            batch_workers: 2,
+            acquire_timeout_ms: 250,
+            chunk_ms: 80,
+            interim_interval_ms: 320,
+            ..Settings::default()
+        };
+        let engine = settings.engine_config();
+        assert_eq!(engine.model_path, PathBuf::from("m/model.toml"));
+        assert_eq!(engine.pool_size, 7);
+        assert_eq!(engine.batch.max_batch, 4);
+        assert_eq!(engine.batch.max_wait, Duration::from_millis(3));
+        assert_eq!(engine.batch.workers, 2);
+        let per_core = Settings::default().engine_config().batch.workers;
+        assert_eq!(per_core, BatchConfig::default().workers);
+        assert_eq!(engine.acquire_timeout, Duration::from_millis(250));
+        assert_eq!(engine.chunk_ms, 80);
+        assert_eq!(engine.interim_interval_ms, 320);
+    }
+}
