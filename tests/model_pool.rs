@@ -87,7 +87,7 @@ async fn an_aborted_stream_returns_its_session_with_state_reset() {
     let mut stream = engine.open_stream(float_settings()).await.unwrap();
     stream.accept_samples(&tone.samples, 16000).unwrap();
     assert_eq!(
-        stream.finish().unwrap().text,
+        stream.finish().unwrap()[0].text,
         expected.split_whitespace().collect::<Vec<_>>().join(" ")
     );
 }

@@ -252,6 +252,7 @@ fn config_request(sample_rate: u32, options: &StreamOptions) -> StreamingRecogni
                     audio_channel_count: 1,
                     max_alternatives: 1,
                     enable_word_time_offsets: options.word_time_offsets,
+                    speech_contexts: Vec::new(),
                 }),
                 interim_results: options.interim_results,
                 single_utterance: false,

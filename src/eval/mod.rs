@@ -53,7 +53,8 @@ pub async fn evaluate_manifest(engine: &Engine, path: &Path) -> Result<EvalScore
     let mut scores = EvalScores::default();
     for entry in read_manifest(path)? {
         let audio = read_wav(&entry.path)?;
-        let transcript = transcribe_audio(engine, audio, CHUNK_MS, &DecodeOptions::default()).await?;
+        let transcript =
+            transcribe_audio(engine, audio, CHUNK_MS, &DecodeOptions::default()).await?;
         let text = &transcript.text();
         tracing::debug!(id = %entry.id, reference = %entry.text, hypothesis = %text, "scored");
         scores.utterances += 1;

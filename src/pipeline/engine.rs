@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::audio::{Encoding, PcmDecoder};
-use crate::decode::{DecoderConfig, NgramLm};
+use crate::decode::{DecoderConfig, NgramLm, SearchMode};
 use crate::error::AsrError;
 use crate::model::{AcousticModel, BatchConfig, BatchScheduler, ModelSpec, SessionPool};
 use crate::pipeline::decoding::{stream_decoder, DecodeOptions};
@@ -97,6 +97,17 @@ impl Engine {
             return Err(AsrError::InvalidConfig(
                 "chunk_ms must be at least 1".into(),
             ));
+        }
+        match &cfg.decoder.mode {
+            SearchMode::Beam(beam) if beam.beam_width == 0 => {
+                return Err(AsrError::InvalidConfig(
+                    "beam width must be at least 1".into(),
+                ))
+            }
+            SearchMode::Greedy if cfg.lm.is_some() => {
+                tracing::warn!("the LM is used by beam search only; greedy decoding ignores it");
+            }
+            _ => {}
         }
         let lm = match &cfg.lm {
             Some(path) => Some(Arc::new(NgramLm::load(path).map_err(|e| {

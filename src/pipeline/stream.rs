@@ -224,10 +224,7 @@ impl RecognitionStream {
             // A new utterance: its first partial is news even if the text repeats.
             self.last_partial.1.clear();
         }
-        Ok(utterances
-            .iter()
-            .map(|u| self.clock.utterance(u))
-            .collect())
+        Ok(utterances.iter().map(|u| self.clock.utterance(u)).collect())
     }
 
     /// A partial when asked for, enough audio passed since the last one, and the text moved.

@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use crate::audio;
 use crate::metrics::{self, ActiveStream};
-use crate::pipeline::{Engine, RecognitionStream, StreamEvent};
+use crate::pipeline::{Engine, Hypothesis, RecognitionStream, StreamEvent};
 use crate::proto::recognizer_server::Recognizer;
 use crate::proto::streaming_recognize_request::StreamingRequest;
 use crate::proto::{
@@ -60,29 +60,41 @@ impl RecognizerService {
         audio: Vec<u8>,
     ) -> Result<RecognizeResponse, ServiceError> {
         let with_words = config.enable_word_time_offsets;
+        let options = settings::decode_options(&config)?;
         let transcript = match settings::unary_audio(&config)? {
             UnaryAudio::Pcm(settings) => {
-                let stream = self.engine.open_stream(settings).await?;
-                let (stream, hypothesis) = run_blocking(stream, move |s| {
-                    s.accept_audio(&audio)?;
-                    s.finish()
+                let stream = self.engine.open_stream_with(settings, &options).await?;
+                let (stream, results) = run_blocking(stream, move |s| {
+                    let mut results: Vec<Hypothesis> = s
+                        .accept_audio(&audio)?
+                        .into_iter()
+                        .filter_map(|event| match event {
+                            StreamEvent::Final(h) => Some(h),
+                            StreamEvent::Partial(_) => None,
+                        })
+                        .collect();
+                    results.extend(s.finish()?);
+                    Ok(results)
                 })
                 .await?;
                 Transcript {
-                    hypothesis,
+                    results,
                     audio_seconds: stream.audio_seconds(),
                     compute_seconds: stream.compute_seconds(),
                 }
             }
             UnaryAudio::Wav => {
                 let wav = spawn_blocking(move || audio::read_wav(&audio)).await??;
-                transcribe_audio(&self.engine, wav, 0).await?
+                transcribe_audio(&self.engine, wav, 0, &options).await?
             }
         };
         record_finished(&transcript);
         let audio_length = Duration::from_secs_f64(transcript.audio_seconds);
-        let hypothesis = &transcript.hypothesis;
-        Ok(responses::recognize(hypothesis, with_words, audio_length))
+        Ok(responses::recognize(
+            &transcript.results,
+            with_words,
+            audio_length,
+        ))
     }
 
     /// Reads the first request (the config) and opens the stream, so that protocol errors
@@ -90,7 +102,7 @@ impl RecognizerService {
     async fn open_streaming(
         &self,
         requests: &mut Streaming<StreamingRecognizeRequest>,
-    ) -> Result<(RecognitionStream, bool), ServiceError> {
+    ) -> Result<(RecognitionStream, StreamReplies), ServiceError> {
         let first = requests.message().await?.ok_or(RequestError::NoConfig)?;
         let streaming = match first.streaming_request {
             Some(StreamingRequest::StreamingConfig(config)) => config,
@@ -99,18 +111,21 @@ impl RecognizerService {
             }
         };
         let settings = settings::streaming_settings(&streaming)?;
-        let with_words = streaming
-            .config
-            .as_ref()
-            .is_some_and(|c| c.enable_word_time_offsets);
-        if streaming.single_utterance {
-            // No endpointing yet: the one final result comes at half-close, which already
-            // honours "stop after the first final result".
-            tracing::debug!("single_utterance: the final result is sent at half-close");
-        }
-        tracing::debug!(?settings, with_words, "opening stream");
-        let stream = self.engine.open_stream(settings).await?;
-        Ok((stream, with_words))
+        let config = streaming.config.unwrap_or_default();
+        let options = settings::decode_options(&config)?;
+        let replies = StreamReplies {
+            with_words: config.enable_word_time_offsets,
+            single_utterance: streaming.single_utterance,
+        };
+        tracing::debug!(
+            ?settings,
+            ?replies,
+            max_alternatives = options.max_alternatives,
+            phrases = options.phrases.len(),
+            "opening stream"
+        );
+        let stream = self.engine.open_stream_with(settings, &options).await?;
+        Ok((stream, replies))
     }
 }
 
@@ -143,7 +158,7 @@ impl Recognizer for RecognizerService {
         let id = self.next_stream_id.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("stream", id);
         let mut requests = request.into_inner();
-        let (stream, with_words) = tokio::select! {
+        let (stream, replies) = tokio::select! {
             opened = self.open_streaming(&mut requests).instrument(span.clone()) => opened?,
             () = self.drain.deadline() => return Err(ServiceError::ShutdownDeadline.into()),
         };
@@ -154,7 +169,7 @@ impl Recognizer for RecognizerService {
                 // The call stays open (for the drain and the gauge) until this task ends.
                 let (_call, _active) = (call, active);
                 let deadline = drain.deadline();
-                match recognize_stream(stream, requests, &tx, with_words, deadline).await {
+                match recognize_stream(stream, requests, &tx, replies, deadline).await {
                     Ok(()) => {}
                     Err(err) if tx.is_closed() => {
                         tracing::debug!(error = %err, "client went away");
@@ -171,7 +186,19 @@ impl Recognizer for RecognizerService {
     }
 }
 
-/// Feeds audio requests to the stream until the client half-closes, then sends the final.
+/// How a stream's client wants its results.
+#[derive(Debug, Clone, Copy)]
+struct StreamReplies {
+    /// Word time offsets in finals.
+    with_words: bool,
+    /// Stop after the first final.
+    single_utterance: bool,
+}
+
+/// Feeds audio requests to the stream, sending partials and each utterance's final as
+/// endpoints occur, until the client half-closes; then sends the last final (if it has text
+/// or is the only one). With `single_utterance`, the first endpoint ends the call: it sends
+/// END_OF_SINGLE_UTTERANCE, that final, and stops reading audio (Google's order).
 /// Returns early (dropping the stream, freeing its session) if the client goes away. At the
 /// shutdown `deadline` it stops reading, sends the final for the audio received so far and
 /// ends the call with UNAVAILABLE.
@@ -179,11 +206,13 @@ async fn recognize_stream(
     mut stream: RecognitionStream,
     mut requests: Streaming<StreamingRecognizeRequest>,
     tx: &ResponseSender,
-    with_words: bool,
+    replies: StreamReplies,
     deadline: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     tokio::pin!(deadline);
     let mut cut = false;
+    let mut finals_sent = 0usize;
+    let mut results = Vec::new();
     loop {
         let request = tokio::select! {
             biased;
@@ -207,28 +236,67 @@ async fn recognize_stream(
         let events;
         (stream, events) = run_blocking(stream, move |s| s.accept_audio(&audio)).await?;
         metrics::chunk_latency(received.elapsed().as_secs_f64());
-        for StreamEvent::Partial(hypothesis) in events {
-            if tx.send(Ok(responses::interim(&hypothesis))).await.is_err() {
+        for event in events {
+            let response = match &event {
+                StreamEvent::Partial(hypothesis) => responses::interim(hypothesis),
+                StreamEvent::Final(hypothesis) => {
+                    if replies.single_utterance
+                        && tx
+                            .send(Ok(responses::end_of_single_utterance()))
+                            .await
+                            .is_err()
+                    {
+                        tracing::debug!("client went away");
+                        return Ok(());
+                    }
+                    responses::streaming_final(hypothesis, replies.with_words)
+                }
+            };
+            if tx.send(Ok(response)).await.is_err() {
                 tracing::debug!("client went away");
                 return Ok(());
             }
+            if let StreamEvent::Final(hypothesis) = event {
+                finals_sent += 1;
+                results.push(hypothesis);
+                if replies.single_utterance {
+                    record_finished(&Transcript {
+                        audio_seconds: stream.audio_seconds(),
+                        compute_seconds: stream.compute_seconds(),
+                        results,
+                    });
+                    return Ok(());
+                }
+            }
         }
     }
-    let (stream, hypothesis) = run_blocking(stream, RecognitionStream::finish).await?;
-    let transcript = Transcript {
+    let (stream, last) = run_blocking(stream, RecognitionStream::finish).await?;
+    let count = last.len();
+    for (i, hypothesis) in last.into_iter().enumerate() {
+        let is_last = i + 1 == count;
+        let wanted = !hypothesis.text.is_empty() || (is_last && finals_sent == 0);
+        let allowed = !replies.single_utterance || finals_sent == 0;
+        if wanted && allowed {
+            if tx
+                .send(Ok(responses::streaming_final(
+                    &hypothesis,
+                    replies.with_words,
+                )))
+                .await
+                .is_err()
+            {
+                tracing::debug!("client went away before the final result");
+                break;
+            }
+            finals_sent += 1;
+        }
+        results.push(hypothesis);
+    }
+    record_finished(&Transcript {
         audio_seconds: stream.audio_seconds(),
         compute_seconds: stream.compute_seconds(),
-        hypothesis,
-    };
-    record_finished(&transcript);
-    let hypothesis = transcript.hypothesis;
-    if tx
-        .send(Ok(responses::streaming_final(&hypothesis, with_words)))
-        .await
-        .is_err()
-    {
-        tracing::debug!("client went away before the final result");
-    }
+        results,
+    });
     if cut {
         return Err(ServiceError::ShutdownDeadline);
     }
@@ -272,7 +340,7 @@ fn record_finished(transcript: &Transcript) {
         audio_seconds,
         compute_seconds,
         real_time_factor,
-        transcript_chars = transcript.hypothesis.text.len(),
+        transcript_chars = transcript.text().len(),
         "recognised"
     );
 }

@@ -60,11 +60,11 @@ pub fn decode_options(config: &RecognitionConfig) -> Result<DecodeOptions, Reque
     check_max_alternatives(config)?;
     let mut phrases = Vec::new();
     for context in &config.speech_contexts {
-        let boost = match context.boost {
-            b if !(0.0..=MAX_BOOST).contains(&b) => return Err(RequestError::Boost(b)),
-            b if b == 0.0 => DEFAULT_BOOST,
-            b => b,
-        };
+        let boost = context.boost;
+        if !(0.0..=MAX_BOOST).contains(&boost) {
+            return Err(RequestError::Boost(boost));
+        }
+        let boost = if boost == 0.0 { DEFAULT_BOOST } else { boost };
         for phrase in &context.phrases {
             let chars = phrase.chars().count();
             if chars > MAX_PHRASE_CHARS {

@@ -45,7 +45,9 @@ pub enum RequestError {
     Boost(f32),
     #[error("speech_contexts hold {0} phrases; send at most {MAX_PHRASES} in all")]
     TooManyPhrases(usize),
-    #[error("speech_contexts phrase of {0} characters is too long; use at most {MAX_PHRASE_CHARS}")]
+    #[error(
+        "speech_contexts phrase of {0} characters is too long; use at most {MAX_PHRASE_CHARS}"
+    )]
     PhraseTooLong(usize),
 }
 
@@ -127,7 +129,11 @@ mod tests {
         );
         let boost = Status::from(ServiceError::from(RequestError::Boost(-1.0)));
         assert_eq!(boost.code(), Code::InvalidArgument);
-        assert!(boost.message().contains("use 0 to 20"), "{}", boost.message());
+        assert!(
+            boost.message().contains("use 0 to 20"),
+            "{}",
+            boost.message()
+        );
         let wav = crate::audio::read_wav(b"RIFF").unwrap_err();
         assert_eq!(code(wav), Code::InvalidArgument);
     }

@@ -140,3 +140,20 @@ pub async fn stream(
 pub fn pcm16(samples: &[f32]) -> Vec<u8> {
     compact_asr::client::linear16(samples)
 }
+
+/// The first request of a stream with a config of the caller's making.
+pub fn streaming_config_request(
+    config: RecognitionConfig,
+    interim_results: bool,
+    single_utterance: bool,
+) -> StreamingRecognizeRequest {
+    StreamingRecognizeRequest {
+        streaming_request: Some(StreamingRequest::StreamingConfig(
+            StreamingRecognitionConfig {
+                config: Some(config),
+                interim_results,
+                single_utterance,
+            },
+        )),
+    }
+}
