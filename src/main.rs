@@ -7,13 +7,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use compact_asr::audio::read_wav_file;
 use compact_asr::client::{self, bench, loadtest, StreamOptions};
-use compact_asr::config::{LogFormat, SettingsArgs};
-use compact_asr::decode::{BeamConfig, DecoderConfig, EndpointConfig, SearchMode};
+use compact_asr::config::{DecoderKind, DecoderSettings, LogFormat, SettingsArgs};
+use compact_asr::decode::DecoderConfig;
 use compact_asr::metrics::http::MetricsServer;
 use compact_asr::model::BatchConfig;
 use compact_asr::pipeline::{Engine, EngineConfig};
@@ -88,74 +88,51 @@ struct ModelArgs {
     decoder: DecoderArgs,
 }
 
-/// How streams decode the model's output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum DecoderMode {
-    /// Best path: lowest latency; no LM, no phrase boosts, one alternative.
-    Greedy,
-    /// CTC prefix beam search, with the --lm and per-request phrase boosts.
-    Beam,
-}
-
-/// Decoder settings (shared by `transcribe` and `eval`).
+/// Decoder settings (shared by `transcribe` and `eval`; `serve` has the same keys).
 #[derive(Debug, Args)]
 struct DecoderArgs {
     /// Search: greedy (fastest) or beam.
-    #[arg(long, value_enum, default_value_t = DecoderMode::Greedy)]
-    decoder: DecoderMode,
+    #[arg(long, value_enum, default_value_t = DecoderSettings::default().decoder)]
+    decoder: DecoderKind,
     /// Prefixes kept per frame (beam only).
-    #[arg(long, default_value_t = BeamConfig::default().beam_width)]
+    #[arg(long, default_value_t = DecoderSettings::default().beam_width)]
     beam_width: usize,
     /// ARPA word LM for beam search, e.g. models/baseline/lm.arpa (default: none).
     #[arg(long)]
     lm: Option<PathBuf>,
     /// Weight of the LM's log-probabilities (beam with --lm).
-    #[arg(long, default_value_t = BeamConfig::default().lm_weight)]
+    #[arg(long, default_value_t = DecoderSettings::default().lm_weight)]
     lm_weight: f32,
     /// Score added per word with an LM (beam with --lm).
-    #[arg(long, default_value_t = BeamConfig::default().word_bonus)]
+    #[arg(long, default_value_t = DecoderSettings::default().word_bonus)]
     word_bonus: f32,
     /// Trailing silence that ends an utterance after speech (a final mid-stream).
-    #[arg(long, default_value_t = ms(EndpointConfig::default().trailing_silence_after_speech))]
+    #[arg(long, default_value_t = DecoderSettings::default().endpoint_silence_ms)]
     endpoint_silence_ms: u64,
     /// Trailing silence that ends an utterance in which nothing was said.
-    #[arg(long, default_value_t = ms(EndpointConfig::default().trailing_silence_without_speech))]
+    #[arg(long, default_value_t = DecoderSettings::default().endpoint_silence_no_speech_ms)]
     endpoint_silence_no_speech_ms: u64,
     /// Longest utterance; it is cut there even mid-speech.
-    #[arg(long, default_value_t = ms(EndpointConfig::default().max_utterance))]
+    #[arg(long, default_value_t = DecoderSettings::default().max_utterance_ms)]
     max_utterance_ms: u64,
     /// No endpointing: one final per stream, at its end.
     #[arg(long)]
     no_endpointing: bool,
 }
 
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 impl DecoderArgs {
     fn decoder_config(&self) -> DecoderConfig {
-        let mode = match self.decoder {
-            DecoderMode::Greedy => SearchMode::Greedy,
-            DecoderMode::Beam => SearchMode::Beam(BeamConfig {
-                beam_width: self.beam_width,
-                lm_weight: self.lm_weight,
-                word_bonus: self.word_bonus,
-                ..BeamConfig::default()
-            }),
-        };
-        let endpoint = (!self.no_endpointing).then(|| EndpointConfig {
-            trailing_silence_after_speech: Duration::from_millis(self.endpoint_silence_ms),
-            trailing_silence_without_speech: Duration::from_millis(
-                self.endpoint_silence_no_speech_ms,
-            ),
-            max_utterance: Duration::from_millis(self.max_utterance_ms),
-        });
-        DecoderConfig {
-            mode,
-            endpoint,
-            ..DecoderConfig::default()
+        DecoderSettings {
+            decoder: self.decoder,
+            beam_width: self.beam_width,
+            lm_weight: self.lm_weight,
+            word_bonus: self.word_bonus,
+            endpointing: !self.no_endpointing,
+            endpoint_silence_ms: self.endpoint_silence_ms,
+            endpoint_silence_no_speech_ms: self.endpoint_silence_no_speech_ms,
+            max_utterance_ms: self.max_utterance_ms,
         }
+        .decoder_config()
     }
 }
 
@@ -463,8 +440,7 @@ async fn run_loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
         progress: true,
     };
     if args.find_max {
-        let report =
-            loadtest::find_max(&config, corpus, args.p95_bound_ms, args.max_streams).await;
+        let report = loadtest::find_max(&config, corpus, args.p95_bound_ms, args.max_streams).await;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {

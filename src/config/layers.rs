@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::decoder::DecoderKind;
 use super::settings::{LogFormat, Settings};
 use super::ConfigError;
 
@@ -73,6 +74,56 @@ pub struct SettingsArgs {
     #[arg(long, env = "COMPACT_ASR_INTERIM_INTERVAL_MS", value_name = "MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interim_interval_ms: Option<u32>,
+
+    /// Search: "greedy" (fastest; no LM, no phrase boosts, one alternative) or "beam"
+    /// (CTC prefix beam search with the LM and per-request phrase boosts).
+    #[arg(long, env = "COMPACT_ASR_DECODER", value_name = "greedy|beam")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<DecoderKind>,
+
+    /// Prefixes kept per frame (beam only): wider is more accurate and slower.
+    #[arg(long, env = "COMPACT_ASR_BEAM_WIDTH", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beam_width: Option<usize>,
+
+    /// ARPA word LM for beam search, e.g. models/baseline/lm.arpa; unset or "" means none.
+    #[arg(long, env = "COMPACT_ASR_LM", value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lm: Option<PathBuf>,
+
+    /// Weight of the LM's log-probabilities (beam with an LM).
+    #[arg(long, env = "COMPACT_ASR_LM_WEIGHT", value_name = "W")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lm_weight: Option<f32>,
+
+    /// Score added per word with an LM (beam with an LM).
+    #[arg(long, env = "COMPACT_ASR_WORD_BONUS", value_name = "B")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub word_bonus: Option<f32>,
+
+    /// End utterances on trailing silence (a final mid-stream); false: one final per stream.
+    #[arg(long, env = "COMPACT_ASR_ENDPOINTING", value_name = "true|false")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpointing: Option<bool>,
+
+    /// Trailing silence that ends an utterance after speech, in milliseconds.
+    #[arg(long, env = "COMPACT_ASR_ENDPOINT_SILENCE_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_silence_ms: Option<u64>,
+
+    /// Trailing silence that ends an utterance in which nothing was said, in milliseconds.
+    #[arg(
+        long,
+        env = "COMPACT_ASR_ENDPOINT_SILENCE_NO_SPEECH_MS",
+        value_name = "MS"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_silence_no_speech_ms: Option<u64>,
+
+    /// Longest utterance, in milliseconds; it is cut there even mid-speech.
+    #[arg(long, env = "COMPACT_ASR_MAX_UTTERANCE_MS", value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_utterance_ms: Option<u64>,
 
     /// After SIGTERM/SIGINT, how long open streams may run on before they are cut (they
     /// still get their final result, then UNAVAILABLE), in seconds.
@@ -170,6 +221,9 @@ fn check(settings: &Settings) -> Result<(), ConfigError> {
             "tls_cert and tls_key must be given together".into(),
         ));
     }
+    if settings.decoder == DecoderKind::Beam && settings.beam_width == 0 {
+        return Err(ConfigError::Invalid("beam_width must be at least 1".into()));
+    }
     if settings
         .auth_token
         .as_deref()
@@ -251,6 +305,50 @@ mod tests {
         };
         assert!(matches!(half.resolve(), Err(ConfigError::Invalid(_))));
         assert!(Cli::try_parse_from(["serve", "--tls-cert", "c.pem"]).is_err());
+    }
+
+    #[test]
+    fn decoder_keys_follow_the_same_precedence() {
+        // The only test that sets these variables (the process environment is shared).
+        std::env::set_var("COMPACT_ASR_DECODER", "beam");
+        std::env::set_var("COMPACT_ASR_LM_WEIGHT", "0.75");
+        let file = write("decoder = \"greedy\"\nbeam_width = 8\nlm_weight = 0.25\nendpointing = false\nlm = \"\"\n");
+        let path = file.path().to_str().unwrap();
+        let settings = flags(&["--config", path, "--beam-width", "4"]).resolve();
+        std::env::remove_var("COMPACT_ASR_DECODER");
+        std::env::remove_var("COMPACT_ASR_LM_WEIGHT");
+        let settings = settings.unwrap();
+        assert_eq!(settings.decoder, DecoderKind::Beam, "environment over file");
+        assert_eq!(settings.beam_width, 4, "flag over file");
+        assert_eq!(settings.lm_weight, 0.75, "environment over file");
+        assert!(!settings.endpointing, "file over default");
+        assert_eq!(settings.lm_path(), None, "an empty lm is no LM");
+        assert_eq!(settings.word_bonus, Settings::default().word_bonus);
+    }
+
+    #[test]
+    fn an_unknown_decoder_is_an_error_naming_the_allowed_values() {
+        let file = write("decoder = \"viterbi\"\n");
+        let err = SettingsArgs {
+            config: Some(file.path().to_owned()),
+            ..SettingsArgs::default()
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        for word in ["viterbi", "greedy", "beam"] {
+            assert!(err.contains(word), "{word} missing: {err}");
+        }
+        let flag = Cli::try_parse_from(["serve", "--decoder", "viterbi"])
+            .unwrap_err()
+            .to_string();
+        assert!(flag.contains("greedy") && flag.contains("beam"), "{flag}");
+        let zero = SettingsArgs {
+            decoder: Some(DecoderKind::Beam),
+            beam_width: Some(0),
+            ..SettingsArgs::default()
+        };
+        assert!(matches!(zero.resolve(), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! file, a Deployment's env, a flag while debugging); keeping the keys, their documentation
 //! and the merge rules together is what makes `config --print-default` trustworthy.
 
+mod decoder;
 mod layers;
 mod print;
 mod settings;
 
 use std::path::PathBuf;
 
+pub use decoder::{DecoderKind, DecoderSettings};
 pub use layers::SettingsArgs;
 pub use print::default_toml;
 pub use settings::{LogFormat, Settings};

@@ -90,6 +90,19 @@ mod tests {
             text.contains("env COMPACT_ASR_SHUTDOWN_GRACE_SECS"),
             "{text}"
         );
+        let defaults = Settings::default();
+        assert_eq!(parsed.decoder, Some(defaults.decoder));
+        assert_eq!(parsed.beam_width, Some(defaults.beam_width));
+        assert_eq!(parsed.lm_weight, Some(defaults.lm_weight));
+        assert_eq!(parsed.endpointing, Some(true));
+        assert_eq!(parsed.max_utterance_ms, Some(defaults.max_utterance_ms));
+        for line in [
+            "decoder = \"greedy\"",
+            "# lm = \"FILE\"",
+            "env COMPACT_ASR_LM",
+        ] {
+            assert!(text.contains(line), "{line} missing:\n{text}");
+        }
     }
 
     #[test]
@@ -100,6 +113,7 @@ mod tests {
             tls_key: Some("k".into()),
             auth_token: Some("t".into()),
             auth_token_file: Some("f".into()),
+            lm: Some("lm.arpa".into()),
             ..Settings::default()
         };
         for key in toml::Table::try_from(full).unwrap().keys() {

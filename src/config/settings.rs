@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::decoder::{DecoderKind, DecoderSettings};
 use crate::model::BatchConfig;
 use crate::pipeline::EngineConfig;
 
@@ -36,6 +37,17 @@ pub struct Settings {
     pub acquire_timeout_ms: u64,
     pub chunk_ms: u32,
     pub interim_interval_ms: u32,
+    pub decoder: DecoderKind,
+    pub beam_width: usize,
+    /// "" (the default) means no LM, like leaving it unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lm: Option<PathBuf>,
+    pub lm_weight: f32,
+    pub word_bonus: f32,
+    pub endpointing: bool,
+    pub endpoint_silence_ms: u64,
+    pub endpoint_silence_no_speech_ms: u64,
+    pub max_utterance_ms: u64,
     pub shutdown_grace_secs: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
@@ -52,6 +64,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         let engine = EngineConfig::new("models/baseline/model.toml");
+        let decoder = DecoderSettings::default();
         Settings {
             listen: "0.0.0.0:50051".into(),
             metrics_listen: "0.0.0.0:9090".into(),
@@ -65,6 +78,15 @@ impl Default for Settings {
                 .unwrap_or(u64::MAX),
             chunk_ms: engine.chunk_ms,
             interim_interval_ms: engine.interim_interval_ms,
+            decoder: decoder.decoder,
+            beam_width: decoder.beam_width,
+            lm: None,
+            lm_weight: decoder.lm_weight,
+            word_bonus: decoder.word_bonus,
+            endpointing: decoder.endpointing,
+            endpoint_silence_ms: decoder.endpoint_silence_ms,
+            endpoint_silence_no_speech_ms: decoder.endpoint_silence_no_speech_ms,
+            max_utterance_ms: decoder.max_utterance_ms,
             shutdown_grace_secs: 30,
             tls_cert: None,
             tls_key: None,
@@ -90,7 +112,26 @@ impl Settings {
         Duration::from_secs(self.shutdown_grace_secs)
     }
 
-    /// The engine part: model, pool, batching and chunking.
+    /// The decoder part, as `transcribe` and `eval` take it from their flags.
+    pub fn decoder_settings(&self) -> DecoderSettings {
+        DecoderSettings {
+            decoder: self.decoder,
+            beam_width: self.beam_width,
+            lm_weight: self.lm_weight,
+            word_bonus: self.word_bonus,
+            endpointing: self.endpointing,
+            endpoint_silence_ms: self.endpoint_silence_ms,
+            endpoint_silence_no_speech_ms: self.endpoint_silence_no_speech_ms,
+            max_utterance_ms: self.max_utterance_ms,
+        }
+    }
+
+    /// The LM file, or `None` when `lm` is unset or "".
+    pub fn lm_path(&self) -> Option<PathBuf> {
+        self.lm.clone().filter(|path| !path.as_os_str().is_empty())
+    }
+
+    /// The engine part: model, pool, batching, chunking and decoding.
     pub fn engine_config(&self) -> EngineConfig {
         let batch_defaults = BatchConfig::default();
         EngineConfig {
@@ -106,6 +147,8 @@ impl Settings {
             acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
             chunk_ms: self.chunk_ms,
             interim_interval_ms: self.interim_interval_ms,
+            decoder: self.decoder_settings().decoder_config(),
+            lm: self.lm_path(),
             ..EngineConfig::new(&self.model)
         }
     }
@@ -149,5 +192,27 @@ mod tests {
         assert_eq!(engine.acquire_timeout, Duration::from_millis(250));
         assert_eq!(engine.chunk_ms, 80);
         assert_eq!(engine.interim_interval_ms, 320);
+        assert!(engine.lm.is_none());
+        assert_eq!(engine.decoder, DecoderSettings::default().decoder_config());
+    }
+
+    #[test]
+    fn engine_config_carries_the_decoder_settings_and_an_empty_lm_is_none() {
+        let settings = Settings {
+            decoder: DecoderKind::Beam,
+            beam_width: 3,
+            lm: Some("models/baseline/lm.arpa".into()),
+            endpointing: false,
+            ..Settings::default()
+        };
+        let engine = settings.engine_config();
+        assert_eq!(engine.decoder, settings.decoder_settings().decoder_config());
+        assert!(engine.decoder.endpoint.is_none());
+        assert_eq!(engine.lm, Some(PathBuf::from("models/baseline/lm.arpa")));
+        let empty = Settings {
+            lm: Some(PathBuf::new()),
+            ..Settings::default()
+        };
+        assert!(empty.engine_config().lm.is_none());
     }
 }
