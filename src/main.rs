@@ -361,7 +361,7 @@ async fn transcribe_files(args: TranscribeArgs) -> anyhow::Result<()> {
                 let result = async {
                     let audio = read_wav_file(file)?;
                     let outcome = client::stream_audio(&mut client, &audio, &options).await?;
-                    anyhow::Ok(outcome.transcript().to_owned())
+                    anyhow::Ok(outcome.transcript())
                 }
                 .await;
                 failures += usize::from(!report(file, result));

@@ -311,3 +311,27 @@ async fn invalid_decoding_values_are_invalid_argument_saying_what_to_fix() {
         assert!(err.message().contains(needle), "{}", err.message());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_keeps_every_final_and_joins_them_in_order() {
+    let (server, _client) = start_beam().await;
+    let mut client = compact_asr::client::connect(&server.url()).await.unwrap();
+    let (samples, _, references) = two_recordings();
+    let audio = compact_asr::audio::DecodedAudio {
+        samples,
+        sample_rate: RATE,
+    };
+    let options = compact_asr::client::StreamOptions {
+        chunk_ms: 100,
+        ..Default::default()
+    };
+    let outcome = compact_asr::client::stream_audio(&mut client, &audio, &options)
+        .await
+        .unwrap();
+    assert_eq!(outcome.earlier_finals.len(), 1, "{outcome:#?}");
+    let first = &outcome.earlier_finals[0].alternatives[0].transcript;
+    let last = &outcome.final_result.alternatives[0].transcript;
+    assert_eq!(outcome.transcript(), format!("{first} {last}"));
+    let cer = ErrorCount::chars(&references.join(" "), &outcome.transcript());
+    assert!(cer.rate() <= 0.30, "CER {cer}: {:?}", outcome.transcript());
+}

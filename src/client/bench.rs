@@ -87,6 +87,6 @@ pub async fn run(
         chunk_ms,
         realtime,
         partials: outcome.partials.len(),
-        transcript: outcome.transcript().to_owned(),
+        transcript: outcome.transcript(),
     })
 }

@@ -11,4 +11,6 @@ pub mod loadtest;
 mod streaming;
 
 pub use error::ClientError;
-pub use streaming::{connect, connect_with_ca, linear16, stream_audio, Partial, StreamOptions, StreamOutcome};
+pub use streaming::{
+    connect, connect_with_ca, linear16, stream_audio, Partial, StreamOptions, StreamOutcome,
+};

@@ -62,8 +62,11 @@ pub struct Partial {
 /// report.
 #[derive(Debug, Clone)]
 pub struct StreamOutcome {
-    /// The final result (its first alternative is the transcript).
+    /// The last final result. With endpointing a stream may get several finals, one per
+    /// utterance; `earlier_finals` holds the ones before it, in order.
     pub final_result: StreamingRecognitionResult,
+    /// Finals that came before `final_result` (mid-stream endpoints).
+    pub earlier_finals: Vec<StreamingRecognitionResult>,
     /// The partial results, in arrival order.
     pub partials: Vec<Partial>,
     /// Duration of the audio sent.
@@ -72,7 +75,7 @@ pub struct StreamOutcome {
     pub chunk: Duration,
     /// When each audio chunk was handed to the transport, in order.
     pub chunks_sent: Vec<Instant>,
-    /// When the final result arrived.
+    /// When the last final result arrived.
     pub final_received: Instant,
 }
 
@@ -93,12 +96,17 @@ impl StreamOutcome {
             .unwrap_or(self.final_received)
     }
 
-    /// The final transcript.
-    pub fn transcript(&self) -> &str {
-        self.final_result
-            .alternatives
-            .first()
-            .map_or("", |a| a.transcript.as_str())
+    /// The whole transcript: every final's best alternative, in order, joined by a space
+    /// (empty finals skipped), as the in-process `Transcript::text` joins utterances.
+    pub fn transcript(&self) -> String {
+        self.earlier_finals
+            .iter()
+            .chain(std::iter::once(&self.final_result))
+            .filter_map(|r| r.alternatives.first())
+            .map(|a| a.transcript.as_str())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -214,10 +222,13 @@ pub async fn stream_audio(
     let mut responses = client.streaming_recognize(request).await?.into_inner();
     let mut partials = Vec::new();
     let mut final_result = None;
+    let mut earlier_finals = Vec::new();
     while let Some(response) = responses.message().await? {
         for result in response.results {
             if result.is_final {
-                final_result = Some((result, Instant::now()));
+                if let Some((earlier, _)) = final_result.replace((result, Instant::now())) {
+                    earlier_finals.push(earlier);
+                }
             } else if let Some(alternative) = result.alternatives.first() {
                 partials.push(Partial {
                     transcript: alternative.transcript.clone(),
@@ -234,6 +245,7 @@ pub async fn stream_audio(
     let chunks_sent = std::mem::take(&mut *sent.lock().unwrap_or_else(PoisonError::into_inner));
     Ok(StreamOutcome {
         final_result,
+        earlier_finals,
         partials,
         audio: Duration::from_secs_f64(audio.samples.len() as f64 / f64::from(audio.sample_rate)),
         chunk: chunk_duration,

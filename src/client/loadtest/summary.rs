@@ -141,7 +141,7 @@ impl Recorder {
         self.final_ms
             .push(millis(outcome.final_received, outcome.last_chunk_sent()));
         if let Some(reference) = reference {
-            let hypothesis = super::corpus::normalise(outcome.transcript());
+            let hypothesis = super::corpus::normalise(&outcome.transcript());
             self.words
                 .get_or_insert_with(ErrorCount::default)
                 .add(ErrorCount::words(reference, &hypothesis));
