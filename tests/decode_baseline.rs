@@ -4,7 +4,11 @@
 #[path = "support/log_probs.rs"]
 mod log_probs;
 
-use std::path::{Path, PathBuf};
+#[path = "support/recordings.rs"]
+mod recordings;
+use recordings::recordings;
+
+use std::path::Path;
 use std::sync::Arc;
 
 use compact_asr::decode::{
@@ -20,23 +24,6 @@ const LM: &str = "models/baseline/lm.arpa";
 const MAX_CER: f64 = 0.20;
 /// Model frames per push, as the stream runs them (≈ 240 ms).
 const CHUNK: usize = 8;
-
-/// `(wav, transcript)` pairs under tests/data.
-fn recordings() -> Vec<(PathBuf, String)> {
-    let mut pairs: Vec<(PathBuf, String)> = std::fs::read_dir("tests/data")
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
-        .filter_map(|wav| {
-            let text = std::fs::read_to_string(wav.with_extension("txt")).ok()?;
-            let words: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
-            Some((wav, words.join(" ")))
-        })
-        .collect();
-    pairs.sort();
-    assert!(!pairs.is_empty(), "tests/data has no *.wav + *.txt pairs");
-    pairs
-}
 
 fn lm() -> Arc<NgramLm> {
     Arc::new(NgramLm::load(Path::new(LM)).unwrap())

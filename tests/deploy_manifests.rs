@@ -7,6 +7,9 @@
 //! The tools come from PyPI (deploy/requirements-check.txt) into a virtualenv cached under
 //! Cargo's target dir, rebuilt when the requirements change.
 
+#[path = "support/venv.rs"]
+mod venv;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -14,29 +17,12 @@ fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-fn run(command: &mut Command) {
-    let status = command
-        .status()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(status.success(), "{command:?} failed: {status}");
-}
-
 /// A venv with deploy/requirements-check.txt, reused while the file is unchanged.
 fn check_venv() -> PathBuf {
-    let requirements = repo_path("deploy/requirements-check.txt");
-    let wanted = std::fs::read_to_string(&requirements).unwrap();
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deploy-check-venv");
-    let stamp = venv.join("installed-requirements.txt");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        return venv;
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-    run(Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(&requirements));
-    std::fs::write(&stamp, wanted).unwrap();
-    venv
+    venv::pinned_venv(
+        &repo_path("deploy/requirements-check.txt"),
+        "deploy-check-venv",
+    )
 }
 
 /// Runs deploy/check.py on `deploy` (a copy of deploy/, or the real one).

@@ -3,73 +3,17 @@
 //! runtime and equals PyTorch: tiny random models from
 //! tests/data/compact_models/make_compact_models.py, run in uneven chunks carrying state.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use compact_asr::model::spec::Variant;
 use compact_asr::model::{AcousticModel, ModelSpec};
 
+#[path = "support/reference.rs"]
+mod reference;
+use reference::{max_abs_diff, read_reference, run_chunked};
+
 const FIXTURES: &str = "tests/data/compact_models";
-
-struct Reference {
-    features: Vec<f32>,
-    log_probs: Vec<f32>,
-    frames: usize,
-    dim: usize,
-    vocab: usize,
-}
-
-fn read_f32(path: &Path) -> Vec<f32> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
-fn read_reference(model_dir: &Path) -> Reference {
-    let dir = model_dir.join("reference");
-    let meta: toml::Table = std::fs::read_to_string(dir.join("reference.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let int = |key: &str| meta[key].as_integer().unwrap() as usize;
-    let r = Reference {
-        features: read_f32(&dir.join("features.f32")),
-        log_probs: read_f32(&dir.join("log_probs.f32")),
-        frames: int("frames"),
-        dim: int("dim"),
-        vocab: int("vocab"),
-    };
-    assert_eq!(r.features.len(), r.frames * r.dim);
-    assert_eq!(r.log_probs.len(), r.frames * r.vocab);
-    r
-}
-
-/// Runs `features` split into chunks of the given frame counts (cycled), carrying state.
-fn run_chunked(model: &Arc<AcousticModel>, features: &[f32], chunk_frames: &[usize]) -> Vec<f32> {
-    let dim = model.input_dim();
-    let mut session = model.session();
-    let mut out = Vec::new();
-    let mut start = 0;
-    for &n in chunk_frames.iter().cycle() {
-        if start >= features.len() {
-            break;
-        }
-        let end = (start + n * dim).min(features.len());
-        out.extend(session.run(&features[start..end]).unwrap());
-        start = end;
-    }
-    out
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
 
 /// Loads a fixture, checks its declared variant, and requires tract's chunked and whole runs
 /// to equal PyTorch's whole-utterance log-probs.

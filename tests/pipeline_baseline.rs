@@ -5,7 +5,9 @@
 //! stage anywhere in audio → features → model → decode gives ~100% CER, so it still
 //! catches every plumbing fault. Tighten it as better models land.
 
-use std::path::PathBuf;
+#[path = "support/recordings.rs"]
+mod recordings;
+use recordings::recordings;
 
 use compact_asr::eval::ErrorCount;
 use compact_asr::pipeline::{Engine, EngineConfig};
@@ -15,27 +17,6 @@ const BASELINE: &str = "models/baseline/model.toml";
 
 /// Highest character error rate accepted per recording.
 const MAX_CER: f64 = 0.20;
-
-/// `(wav, transcript)` pairs under tests/data.
-fn recordings() -> Vec<(PathBuf, String)> {
-    let mut pairs: Vec<(PathBuf, String)> = std::fs::read_dir("tests/data")
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
-        .filter_map(|wav| {
-            let text = std::fs::read_to_string(wav.with_extension("txt")).ok()?;
-            Some((
-                wav,
-                text.split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .to_lowercase(),
-            ))
-        })
-        .collect();
-    pairs.sort();
-    pairs
-}
 
 #[tokio::test]
 async fn baseline_transcribes_test_recordings_within_the_cer_bound() {

@@ -8,7 +8,10 @@
 
 mod common;
 
-use std::path::PathBuf;
+#[path = "support/recordings.rs"]
+mod recordings;
+use recordings::recordings;
+
 use std::time::Duration;
 
 use common::*;
@@ -18,22 +21,6 @@ use compact_asr::transcribe::transcribe_file;
 
 /// Highest character error rate accepted per recording.
 const MAX_CER: f64 = 0.20;
-
-/// `(wav, normalised reference)` pairs in tests/data.
-fn recordings() -> Vec<(PathBuf, String)> {
-    let mut pairs: Vec<_> = std::fs::read_dir(repo_path("tests/data"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "wav"))
-        .filter_map(|wav| {
-            let text = std::fs::read_to_string(wav.with_extension("txt")).ok()?;
-            let words: Vec<_> = text.split_whitespace().collect();
-            Some((wav, words.join(" ").to_lowercase()))
-        })
-        .collect();
-    pairs.sort();
-    pairs
-}
 
 /// The file's own samples, channels and rate, so the server does the resampling and the
 /// downmix (16-bit files only, as the committed recordings are).

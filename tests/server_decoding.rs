@@ -4,7 +4,10 @@
 
 mod common;
 
-use std::path::PathBuf;
+#[path = "support/recordings.rs"]
+mod recordings;
+use recordings::recordings;
+
 use std::time::Duration;
 
 use common::*;
@@ -24,23 +27,6 @@ use tonic::transport::Channel;
 const RATE: u32 = 16_000;
 /// Bytes of 16-bit PCM per request: 100 ms.
 const CHUNK_BYTES: usize = 3200;
-
-/// `(wav, normalised reference)` pairs in tests/data.
-fn recordings() -> Vec<(PathBuf, String)> {
-    let mut pairs: Vec<_> = std::fs::read_dir(repo_path("tests/data"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "wav"))
-        .filter_map(|wav| {
-            let text = std::fs::read_to_string(wav.with_extension("txt")).ok()?;
-            let words: Vec<_> = text.split_whitespace().collect();
-            Some((wav, words.join(" ").to_lowercase()))
-        })
-        .collect();
-    pairs.sort();
-    assert!(pairs.len() >= 2, "tests/data needs two *.wav + *.txt pairs");
-    pairs
-}
 
 /// The recording as mono samples at 16 kHz.
 fn samples(wav: &std::path::Path) -> Vec<f32> {
@@ -105,6 +91,7 @@ fn seconds(d: &Option<prost_types::Duration>) -> f64 {
 /// First recording, 1.5 s of silence, second recording; and the split time in seconds.
 fn two_recordings() -> (Vec<f32>, f64, [String; 2]) {
     let pairs = recordings();
+    assert!(pairs.len() >= 2, "tests/data needs two *.wav + *.txt pairs");
     let (first, second) = (&pairs[0], &pairs[pairs.len() - 1]);
     let mut audio = samples(&first.0);
     audio.extend(std::iter::repeat_n(0.0, RATE as usize * 3 / 2));

@@ -6,35 +6,21 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+#[path = "support/venv.rs"]
+mod venv;
+
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 
-fn run(command: &mut Command) {
-    let status = command
-        .status()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(status.success(), "{command:?} failed: {status}");
-}
-
-/// A venv with the example's pinned requirements, reused while they are unchanged.
+/// A venv with examples/python/requirements.txt, reused while the file is unchanged.
 fn example_venv() -> PathBuf {
-    let requirements = repo_path("examples/python/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).unwrap();
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-example-venv");
-    let stamp = venv.join("installed-requirements.txt");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        return venv;
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-    run(Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(&requirements));
-    std::fs::write(&stamp, wanted).unwrap();
-    venv
+    venv::pinned_venv(
+        &repo_path("examples/python/requirements.txt"),
+        "python-example-venv",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::boost::{BoostState, PhraseBoost};
+use super::ctc_greedy::frames;
 use super::lm::{LmState, NgramLm};
 use super::{words, DecodeError, EmittedToken, WordSpan};
 
@@ -202,19 +203,8 @@ impl BeamSearch {
 
     /// Consumes frames of `vocab` log-probs each (row-major).
     pub fn push(&mut self, log_probs: &[f32], vocab: usize) -> Result<(), DecodeError> {
-        if vocab != self.tokens.len() {
-            return Err(DecodeError::VocabMismatch {
-                vocab,
-                tokens: self.tokens.len(),
-            });
-        }
-        if vocab == 0 || !log_probs.len().is_multiple_of(vocab) {
-            return Err(DecodeError::RaggedInput {
-                len: log_probs.len(),
-                vocab,
-            });
-        }
-        for row in log_probs.chunks_exact(vocab) {
+        let rows = frames(log_probs, vocab, self.tokens.len())?;
+        for row in rows {
             self.step(row);
         }
         Ok(())

@@ -17,6 +17,25 @@ pub enum DecodeError {
     RaggedInput { len: usize, vocab: usize },
 }
 
+/// Splits a row-major log-prob buffer into frames of `vocab` values, after checking it fits a
+/// vocabulary of `tokens` entries; every decoder takes its input through here.
+pub(crate) fn frames(
+    log_probs: &[f32],
+    vocab: usize,
+    tokens: usize,
+) -> Result<std::slice::ChunksExact<'_, f32>, DecodeError> {
+    if vocab != tokens {
+        return Err(DecodeError::VocabMismatch { vocab, tokens });
+    }
+    if vocab == 0 || !log_probs.len().is_multiple_of(vocab) {
+        return Err(DecodeError::RaggedInput {
+            len: log_probs.len(),
+            vocab,
+        });
+    }
+    Ok(log_probs.chunks_exact(vocab))
+}
+
 /// One token the decoder emitted.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EmittedToken {
@@ -65,19 +84,8 @@ impl CtcGreedy {
 
     /// Consumes frames of `vocab` log-probs each (row-major).
     pub fn push(&mut self, log_probs: &[f32], vocab: usize) -> Result<(), DecodeError> {
-        if vocab != self.tokens.len() {
-            return Err(DecodeError::VocabMismatch {
-                vocab,
-                tokens: self.tokens.len(),
-            });
-        }
-        if vocab == 0 || !log_probs.len().is_multiple_of(vocab) {
-            return Err(DecodeError::RaggedInput {
-                len: log_probs.len(),
-                vocab,
-            });
-        }
-        for row in log_probs.chunks_exact(vocab) {
+        let rows = frames(log_probs, vocab, self.tokens.len())?;
+        for row in rows {
             let (best, best_lp) =
                 row.iter()
                     .copied()

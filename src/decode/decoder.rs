@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::beam::{BeamConfig, BeamSearch};
 use super::boost::PhraseBoost;
+use super::ctc_greedy::frames;
 use super::endpoint::{is_silent_frame, EndpointConfig, EndpointRule, Endpointer};
 use super::lm::NgramLm;
 use super::stability::{Stability, StabilityTracker};
@@ -136,20 +137,9 @@ impl StreamingDecoder {
     /// Consumes frames of `vocab` log-probs each; returns the finals of utterances that
     /// ended in them (utterances with no words end silently).
     pub fn push(&mut self, log_probs: &[f32], vocab: usize) -> Result<Vec<Utterance>, DecodeError> {
-        if vocab != self.tokens.len() {
-            return Err(DecodeError::VocabMismatch {
-                vocab,
-                tokens: self.tokens.len(),
-            });
-        }
-        if vocab == 0 || !log_probs.len().is_multiple_of(vocab) {
-            return Err(DecodeError::RaggedInput {
-                len: log_probs.len(),
-                vocab,
-            });
-        }
+        let rows = frames(log_probs, vocab, self.tokens.len())?;
         let mut finals = Vec::new();
-        for row in log_probs.chunks_exact(vocab) {
+        for row in rows {
             match &mut self.search {
                 Search::Greedy(g) => g.push(row, vocab)?,
                 Search::Beam(b) => b.push(row, vocab)?,
