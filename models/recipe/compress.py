@@ -1,5 +1,6 @@
 """Compress a trained dense LSTM checkpoint into low-rank or shared low-rank factors by
-truncated SVD (Prabhavalkar et al. 2016), optionally fine-tune, export and report the WER change.
+truncated SVD (Prabhavalkar et al. 2016), or into Toeplitz-like / hybrid layers by a least-squares
+fit of their generators; optionally fine-tune, export and report the WER change.
 
 Why: users who bring their own dense LSTM get most of the compression without training a
 compact model from scratch; the factors have exactly the structure compact.py trains, so the
@@ -9,6 +10,10 @@ result fine-tunes with train.py (--init) and exports with export_onnx.py like an
   * shared-lowrank: layer l's recurrent matrix and layer l+1's input matrix are stacked,
     [W_h^l; W_x^(l+1)] ~= [U_h^l; U_x^(l+1)] P_l, so P_l is the shared projection; the top
     layer's W_h alone gives P_top; layer 0's input matrix is a plain low-rank pair.
+  * toeplitz / hybrid: each Toeplitz-like matrix's generators are fitted to the dense one
+    (`fit_toeplitz`); a hybrid's shared layers above them are factorised as above (the first
+    shared layer's input matrix is a plain low-rank pair). The compact-model sweep
+    (compact_sweep.sh) starts every variant this way from the baseline.
   * --energy e picks, for each matrix (or stacked pair), the smallest rank keeping a fraction e
     of sum(s_i^2); the model uses the largest of those ranks (one rank per model, as compact.py).
 nn.LSTM's two biases are summed into the compact layer's one.
@@ -31,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-from compact import LowRank, SharedLowRank
+from compact import LOWRANK, TOEPLITZ, ToeplitzLike
 from export_onnx import load_model
 from model import AcousticModel, count_parameters, lstm_parameters
 
@@ -83,49 +88,79 @@ def choose_rank(model: AcousticModel, arch: str, energy: float) -> tuple[int, li
     return max(ranks), ranks
 
 
-def compress(model: AcousticModel, arch: str, rank: int) -> tuple[AcousticModel, float]:
-    """The compact model whose factors are the rank-r truncated SVDs of model's weights, and the
-    fraction of the weights' total energy (sum of squares) the factors keep."""
+def fit_toeplitz(module: ToeplitzLike, w: torch.Tensor, steps: int, seed: int = 0) -> None:
+    """Fit a Toeplitz-like matrix's generators to the dense `w` (least squares, Adam).
+
+    Why not closed form: truncating the SVD of w's displacement gives generators too, but not
+    the best Frobenius fit; a few hundred Adam steps on the generators do better and take
+    seconds. A displacement-rank-r matrix keeps little of a trained dense matrix's energy
+    (about 16% at r = 4 for the baseline's 256 x 256 blocks): it is a starting point that
+    fine-tuning must finish, unlike an SVD, which keeps most of it."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        scale = float(w.pow(2).mean().sqrt()) / max(float(module.weight().pow(2).mean().sqrt()), 1e-12)
+        module.g.mul_(scale ** 0.5)
+        module.h.mul_(scale ** 0.5)
+    opt = torch.optim.Adam(module.parameters(), lr=3e-3)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = (module.weight() - w).pow(2).sum()
+        loss.backward()
+        opt.step()
+
+
+def compress(model: AcousticModel, arch: str, rank: int, displacement_rank: int = 0,
+             toeplitz_layers: int = 0, fit_steps: int = 400) -> tuple[AcousticModel, float]:
+    """The compact model closest to the dense `model`, and the fraction of the LSTM weights'
+    total energy (sum of squares) it keeps: low-rank and shared factors are truncated SVDs
+    (the optimum), Toeplitz-like generators are fitted by least squares (`fit_toeplitz`)."""
     if model.arch != "dense":
         raise ValueError(f"compress takes a dense model, got {model.arch}")
-    if arch not in ("lowrank", "shared-lowrank"):
-        raise ValueError(f"SVD compression makes lowrank or shared-lowrank models, not {arch}")
     cfg = {k: v for k, v in model.config.items()}
-    out = AcousticModel(**cfg, arch=arch, rank=rank).eval()
+    out = AcousticModel(**cfg, arch=arch, rank=rank, displacement_rank=displacement_rank,
+                        toeplitz_layers=toeplitz_layers).eval()
     layers = dense_layers(model)
-    targets = factor_targets(layers, arch)
-    stack, n = out.rnn, model.hidden
-    kept = total = 0.0
-    factors = []
-    for t in targets:
-        u, v, s = truncated_svd(t, rank)
-        factors.append((u, v))
-        kept += float((s[:rank] ** 2).sum())
-        total += float((s ** 2).sum())
+    stack, n, kinds = out.rnn, model.hidden, out.rnn.kinds
+    energy = [0.0, 0.0]  # kept, total
+
+    def low_rank(target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        u, v, s = truncated_svd(target, rank)
+        energy[0] += float((s[:rank] ** 2).sum())
+        energy[1] += float((s ** 2).sum())
+        return u, v
+
     with torch.no_grad():
         out.cmvn_mean.copy_(model.cmvn_mean)
         out.cmvn_inv_std.copy_(model.cmvn_inv_std)
         out.output.load_state_dict(model.output.state_dict())
-        for l, (_, _, b) in enumerate(layers):
+        for l, (w_x, w_h, b) in enumerate(layers):
             stack.b[l].copy_(b)
-        if arch == "lowrank":
-            for l in range(model.layers):
-                for w, (u, v) in ((stack.w_x[l], factors[2 * l]), (stack.w_h[l], factors[2 * l + 1])):
-                    w.u.copy_(u)
-                    w.v.copy_(v)
-        else:
-            u0, v0 = factors[0]
-            assert isinstance(stack.w_x[0], LowRank)
-            stack.w_x[0].u.copy_(u0)
-            stack.w_x[0].v.copy_(v0)
-            for l in range(model.layers):
-                u, p = factors[l + 1]
-                stack.projections[str(l)].p.copy_(p)
-                stack.w_h[l].u.copy_(u[:4 * n])
-                if l + 1 < model.layers:
-                    assert isinstance(stack.w_x[l + 1], SharedLowRank)
-                    stack.w_x[l + 1].u.copy_(u[4 * n:])
-    return out, kept / total
+            if kinds[l] == TOEPLITZ:
+                for module, w in ((stack.w_x[l], w_x), (stack.w_h[l], w_h)):
+                    with torch.enable_grad():
+                        fit_toeplitz(module, w, fit_steps, seed=l)
+                    energy[0] += float(w.pow(2).sum() - (module.weight() - w).pow(2).sum())
+                    energy[1] += float(w.pow(2).sum())
+                continue
+            if kinds[l] == LOWRANK:
+                for module, w in ((stack.w_x[l], w_x), (stack.w_h[l], w_h)):
+                    u, v = low_rank(w)
+                    module.u.copy_(u)
+                    module.v.copy_(v)
+                continue
+            # SHARED: an unshared input pair unless the layer below shares its projection with us;
+            # P_l factorises [W_h^l; W_x^(l+1)] together (W_h^l alone at the top).
+            if not stack.input_is_shared(l):
+                u, v = low_rank(w_x)
+                stack.w_x[l].u.copy_(u)
+                stack.w_x[l].v.copy_(v)
+            top = l + 1 == len(layers)
+            u, p = low_rank(w_h if top else torch.cat([w_h, layers[l + 1][0]]))
+            stack.projections[str(l)].p.copy_(p)
+            stack.w_h[l].u.copy_(u[:4 * n])
+            if not top:
+                stack.w_x[l + 1].u.copy_(u[4 * n:])
+    return out, energy[0] / energy[1]
 
 
 def save_checkpoint(model: AcousticModel, path: Path, source: Path, extra: dict) -> None:
@@ -137,15 +172,23 @@ def save_checkpoint(model: AcousticModel, path: Path, source: Path, extra: dict)
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path, help="dense checkpoint (train.py's best.pt)")
-    p.add_argument("--arch", choices=["lowrank", "shared-lowrank"], required=True)
-    how = p.add_mutually_exclusive_group(required=True)
-    how.add_argument("--rank", type=int)
-    how.add_argument("--energy", type=float, help="keep this fraction of each matrix's sum(s^2)")
+    p.add_argument("--arch", choices=["lowrank", "shared-lowrank", "toeplitz", "hybrid"], required=True)
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--rank", type=int, default=0)
+    how.add_argument("--energy", type=float, help="keep this fraction of each matrix's sum(s^2) "
+                     "(lowrank, shared-lowrank)")
+    p.add_argument("--displacement-rank", type=int, default=0, help="of the Toeplitz-like layers")
+    p.add_argument("--toeplitz-layers", type=int, default=0, help="hybrid: Toeplitz-like bottom layers")
+    p.add_argument("--fit-steps", type=int, default=400, help="Adam steps fitting Toeplitz-like generators")
     p.add_argument("--out", type=Path, required=True, help="folder for compressed.pt (and finetune/)")
     p.add_argument("--finetune-epochs", type=int, default=0)
     p.add_argument("--train", type=Path, help="feature cache (fine-tuning)")
     p.add_argument("--dev", type=Path, help="feature cache (fine-tuning)")
     p.add_argument("--lr", type=float, default=4e-4, help="fine-tuning peak learning rate")
+    p.add_argument("--teacher", type=Path, help="fine-tune by distilling from this checkpoint too "
+                   "(train.py --teacher), e.g. the dense checkpoint itself")
+    p.add_argument("--kd-weight", type=float, default=0.5)
+    p.add_argument("--threads", type=int, default=2, help="fine-tuning threads")
     p.add_argument("--export", type=Path, help="model folder to export the result to")
     p.add_argument("--name", default=None, help="model name in model.toml (default: folder name)")
     p.add_argument("--reference-manifest", type=Path, help="export's reference utterance source")
@@ -155,18 +198,22 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(2)
 
     dense = load_model(a.checkpoint)
-    if a.rank is None:
+    if a.energy is not None:
+        if a.arch not in ("lowrank", "shared-lowrank"):
+            sys.exit("--energy picks a rank for lowrank or shared-lowrank models")
         rank, ranks = choose_rank(dense, a.arch, a.energy)
         print(f"energy {a.energy}: per-matrix ranks {ranks} -> rank {rank}")
     else:
         rank = a.rank
-    model, kept = compress(dense, a.arch, rank)
-    print(f"{a.arch} rank {rank}: keeps {100 * kept:.2f}% of the LSTM weights' energy; LSTM parameters "
+    model, kept = compress(dense, a.arch, rank, a.displacement_rank, a.toeplitz_layers, a.fit_steps)
+    print(f"{a.arch} rank {rank} displacement rank {a.displacement_rank}: keeps {100 * kept:.2f}% of the LSTM weights' energy; LSTM parameters "
           f"{lstm_parameters(dense)} -> {lstm_parameters(model)} "
           f"({100 * lstm_parameters(model) / lstm_parameters(dense):.1f}%), total "
           f"{count_parameters(dense)} -> {count_parameters(model)}", flush=True)
     ck = a.out / "compressed.pt"
-    save_checkpoint(model, ck, a.checkpoint, dict(arch=a.arch, rank=rank, energy=a.energy))
+    save_checkpoint(model, ck, a.checkpoint, dict(arch=a.arch, rank=rank, energy=a.energy,
+                                                   displacement_rank=a.displacement_rank,
+                                                   toeplitz_layers=a.toeplitz_layers))
     print(f"wrote {ck}")
 
     if a.finetune_epochs:
@@ -176,7 +223,11 @@ def main(argv: list[str]) -> None:
         cmd = [sys.executable, str(Path(__file__).with_name("train.py")), "--train", str(a.train),
                "--dev", str(a.dev), "--exp", str(exp), "--epochs", str(a.finetune_epochs),
                "--layers", str(model.layers), "--hidden", str(model.hidden), "--arch", a.arch,
-               "--rank", str(rank), "--init", str(ck), "--lr", str(a.lr), "--warmup", "50"]
+               "--rank", str(rank), "--displacement-rank", str(a.displacement_rank),
+               "--toeplitz-layers", str(a.toeplitz_layers), "--init", str(ck), "--lr", str(a.lr),
+               "--warmup", "50", "--threads", str(a.threads)]
+        if a.teacher is not None:
+            cmd += ["--teacher", str(a.teacher), "--kd-weight", str(a.kd_weight)]
         print(" ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
         ck = exp / "best.pt"

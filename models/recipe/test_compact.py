@@ -286,6 +286,32 @@ class CompressTest(unittest.TestCase):
         got = torch.cat([model.rnn.w_h[0].weight(), model.rnn.w_x[1].weight()]).detach().numpy()
         np.testing.assert_allclose(got, best, atol=1e-5)
 
+    def test_toeplitz_fit_recovers_a_toeplitz_like_matrix(self):
+        target = ToeplitzLike(4, 16, 16, 2, 0.25)
+        w = target.weight().detach()
+        fitted = ToeplitzLike(4, 16, 16, 2, 0.25)
+        before = float((fitted.weight() - w).pow(2).sum())
+        compress.fit_toeplitz(fitted, w, steps=1500)
+        after = float((fitted.weight() - w).pow(2).sum())
+        self.assertLess(after, 1e-3 * float(w.pow(2).sum()))
+        self.assertLess(after, before)
+
+    def test_hybrid_compression_fits_toeplitz_and_factors_shared_layers(self):
+        dense = AcousticModel(hidden=16, layers=3).eval()
+        layers = compress.dense_layers(dense)
+        model, kept = compress.compress(dense, "hybrid", 64, displacement_rank=2, toeplitz_layers=1,
+                                        fit_steps=200)
+        self.assertEqual(model.rnn.kinds, ["toeplitz", "shared", "shared"])
+        self.assertTrue(0.0 < kept < 1.0)  # the Toeplitz-like layer cannot be exact
+        # Full rank (64 >= 4n): the shared layers reproduce their dense matrices exactly.
+        for l in (1, 2):
+            np.testing.assert_allclose(model.rnn.w_x[l].weight().detach().numpy(), layers[l][0].numpy(), atol=1e-4)
+            np.testing.assert_allclose(model.rnn.w_h[l].weight().detach().numpy(), layers[l][1].numpy(), atol=1e-4)
+        # The fitted Toeplitz-like layer is closer to the dense one than a fresh random one.
+        fresh = AcousticModel(hidden=16, layers=3, arch="hybrid", rank=64, displacement_rank=2, toeplitz_layers=1)
+        err = lambda m: float((m.rnn.w_h[0].weight() - layers[0][1]).pow(2).sum())
+        self.assertLess(err(model), err(fresh))
+
     def test_checkpoint_loads_for_export_and_training(self):
         dense = AcousticModel(hidden=8, layers=2).eval()
         model, _ = compress.compress(dense, "lowrank", 3)

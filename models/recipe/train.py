@@ -11,6 +11,12 @@ is never looked at here); the real-speech dev set is decoded and reported alongs
   python train.py ... --arch hybrid --toeplitz-layers 2 --displacement-rank 4 --rank 64
 
 `--arch` picks the recurrent structure (compact.py); dense is the nn.LSTM baseline.
+`--teacher CKPT --kd-weight W` adds frame-level knowledge distillation: the loss becomes
+(1 - W) CTC + W KL(teacher || student) per frame, the teacher (a trained model, usually the
+dense baseline) seeing the clean features while the student sees SpecAugmented ones. Why: a
+compact model started from a projection of the dense one (compress.py) recovers far faster
+by matching the teacher's posteriors frame by frame than from the CTC loss alone, and both
+share the frame rate, so the frames align.
 
 Outputs in --exp: last.pt (resume point), best.pt (best validation WER), log lines on stdout.
 """
@@ -111,6 +117,13 @@ def validate(model: AcousticModel, corpus: Corpus, idx: list[int], max_frames: i
     return er
 
 
+def distillation(student: torch.Tensor, teacher: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """KL(teacher || student) summed over the valid frames, per utterance (CTC's scale)."""
+    valid = (torch.arange(student.shape[1])[None, :] < lengths[:, None]).unsqueeze(-1)
+    kl = (teacher.exp() * (teacher - student)).masked_fill(~valid, 0.0)
+    return kl.sum() / student.shape[0]
+
+
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train", type=Path, required=True, help="feature cache of the training set")
@@ -139,6 +152,8 @@ def main(argv: list[str]) -> None:
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--teacher", type=Path, default=None, help="checkpoint to distil from (frame-level KL)")
+    p.add_argument("--kd-weight", type=float, default=0.5, help="weight of the distillation term")
     p.add_argument("--init", type=Path, default=None,
                    help="start from this checkpoint's weights with a fresh optimiser and schedule "
                         "(continues a finished run without replaying its decayed learning rate)")
@@ -176,6 +191,13 @@ def main(argv: list[str]) -> None:
     if a.init is not None and not (a.exp / "last.pt").exists():
         model.load_state_dict(torch.load(a.init, weights_only=False)["model"])
         print(f"initialised from {a.init}", flush=True)
+    teacher = None
+    if a.teacher is not None:
+        ck_t = torch.load(a.teacher, weights_only=False, map_location="cpu")
+        teacher = AcousticModel(**ck_t["config"])
+        teacher.load_state_dict(ck_t["model"])
+        teacher.eval()
+        print(f"distilling from {a.teacher} (weight {a.kd_weight})", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     ctc = torch.nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True)
 
@@ -207,6 +229,10 @@ def main(argv: list[str]) -> None:
                 g["lr"] = lr
             log_probs, _ = model(x, lengths)
             loss = ctc(log_probs.transpose(0, 1), targets, lengths, target_lengths) / len(idx)
+            if teacher is not None:
+                with torch.no_grad():
+                    teacher_lp, _ = teacher(x, lengths)
+                loss = (1 - a.kd_weight) * loss + a.kd_weight * distillation(log_probs, teacher_lp, lengths)
             opt.zero_grad()
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
