@@ -33,7 +33,7 @@ enum Command {
     ///
     /// Settings come from flags, then COMPACT_ASR_* variables, then the --config file, then
     /// defaults; `compact-asr config --print-default` lists and documents them all.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print every `serve` setting with its documentation and default, as a TOML file.
     Config(ConfigArgs),
     /// Print `FILE<TAB>TRANSCRIPT` for each WAV file, over gRPC or in-process.
@@ -290,7 +290,7 @@ async fn main() -> ExitCode {
             .init();
     }
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Config(args) => print_config(&args),
         Command::Transcribe(args) => transcribe_files(args).await,
         Command::Eval(args) => evaluate(args).await,

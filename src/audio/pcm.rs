@@ -33,12 +33,15 @@ impl Encoding {
 
 /// Streaming decoder of interleaved PCM bytes into mono f32 in [-1, 1].
 ///
-/// Channels are downmixed by averaging. Float samples that are NaN or infinite become 0.0
-/// and finite ones are clamped to [-1, 1], so one bad value cannot poison the features.
+/// Channels are downmixed by averaging. Finite float samples are clamped to [-1, 1] (loud,
+/// clipped audio is still speech); a NaN or infinite one is an error naming its index, as
+/// it means the client's audio path is broken and silently zeroing it would hide that.
 #[derive(Debug, Clone)]
 pub struct PcmDecoder {
     encoding: Encoding,
     channels: usize,
+    /// Samples (all channels) decoded so far, to name a bad one's place in the stream.
+    decoded: u64,
     /// Bytes of an incomplete frame left over from the previous push.
     pending: Vec<u8>,
     /// Scratch for the interleaved samples of one push, reused across pushes.
@@ -57,14 +60,16 @@ impl PcmDecoder {
         Ok(Self {
             encoding,
             channels: usize::from(channels),
+            decoded: 0,
             pending: Vec::new(),
             interleaved: Vec::new(),
         })
     }
 
     /// Decodes `bytes`, appending one mono sample per complete frame to `out`; bytes of an
-    /// incomplete trailing frame are kept for the next call.
-    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<f32>) {
+    /// incomplete trailing frame are kept for the next call. On a non-finite float sample
+    /// nothing is appended and the decoder should be dropped.
+    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<f32>) -> Result<(), AudioError> {
         let frame_bytes = self.encoding.bytes_per_sample() * self.channels;
         self.interleaved.clear();
         let mut rest = bytes;
@@ -73,15 +78,44 @@ impl PcmDecoder {
             self.pending.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
             if self.pending.len() < frame_bytes {
-                return;
+                return Ok(());
             }
-            decode_samples(self.encoding, &self.pending, &mut self.interleaved);
-            self.pending.clear();
+            let mut frame = std::mem::take(&mut self.pending);
+            let decoded = self.decode(&frame);
+            frame.clear();
+            self.pending = frame;
+            decoded?;
         }
         let whole = rest.len() - rest.len() % frame_bytes;
-        decode_samples(self.encoding, &rest[..whole], &mut self.interleaved);
+        self.decode(&rest[..whole])?;
         self.pending.extend_from_slice(&rest[whole..]);
         downmix_into(&self.interleaved, self.channels, out);
+        Ok(())
+    }
+
+    /// Decodes whole samples of `bytes` (a multiple of the sample size) onto `interleaved`.
+    fn decode(&mut self, bytes: &[u8]) -> Result<(), AudioError> {
+        let out = &mut self.interleaved;
+        match self.encoding {
+            Encoding::Linear16 => out.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0),
+            ),
+            Encoding::Float32 => {
+                for (i, b) in bytes.chunks_exact(4).enumerate() {
+                    let x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                    out.push(float_sample(x, self.decoded + i as u64)?);
+                }
+            }
+            Encoding::Mulaw => out.extend(
+                bytes
+                    .iter()
+                    .map(|&b| f32::from(mulaw_to_linear(b)) / 32768.0),
+            ),
+        }
+        self.decoded += (bytes.len() / self.encoding.bytes_per_sample()) as u64;
+        Ok(())
     }
 
     /// Bytes held back because they do not yet complete a frame.
@@ -90,27 +124,13 @@ impl PcmDecoder {
     }
 }
 
-/// Decodes whole samples of `bytes` (a multiple of the sample size) into `out`.
-fn decode_samples(encoding: Encoding, bytes: &[u8], out: &mut Vec<f32>) {
-    match encoding {
-        Encoding::Linear16 => out.extend(
-            bytes
-                .chunks_exact(2)
-                .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0),
-        ),
-        Encoding::Float32 => out.extend(bytes.chunks_exact(4).map(|b| {
-            let x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            if x.is_finite() {
-                x.clamp(-1.0, 1.0)
-            } else {
-                0.0
-            }
-        })),
-        Encoding::Mulaw => out.extend(
-            bytes
-                .iter()
-                .map(|&b| f32::from(mulaw_to_linear(b)) / 32768.0),
-        ),
+/// A float sample clamped to [-1, 1], or the error naming sample `index` if it is NaN or
+/// infinite. Shared with WAV files, so both give the same samples.
+pub(crate) fn float_sample(x: f32, index: u64) -> Result<f32, AudioError> {
+    if x.is_finite() {
+        Ok(x.clamp(-1.0, 1.0))
+    } else {
+        Err(AudioError::NonFinite { index, value: x })
     }
 }
 
@@ -135,7 +155,7 @@ mod tests {
     fn decode_all(dec: &mut PcmDecoder, bytes: &[u8], split: usize) -> Vec<f32> {
         let mut out = Vec::new();
         for chunk in bytes.chunks(split) {
-            dec.push(chunk, &mut out);
+            dec.push(chunk, &mut out).unwrap();
         }
         out
     }
@@ -162,10 +182,10 @@ mod tests {
     fn incomplete_sample_is_held_back() {
         let mut dec = PcmDecoder::new(Encoding::Linear16, 1).unwrap();
         let mut out = Vec::new();
-        dec.push(&[0x00, 0x40, 0x00], &mut out);
+        dec.push(&[0x00, 0x40, 0x00], &mut out).unwrap();
         assert_eq!(out, vec![0.5]);
         assert_eq!(dec.pending_bytes(), 1);
-        dec.push(&[0xC0], &mut out);
+        dec.push(&[0xC0], &mut out).unwrap();
         assert_eq!(out, vec![0.5, -0.5]);
         assert_eq!(dec.pending_bytes(), 0);
     }
@@ -183,13 +203,43 @@ mod tests {
     }
 
     #[test]
-    fn float32_passes_values_and_sanitises_bad_ones() {
-        let values = [0.5f32, -0.25, f32::NAN, f32::INFINITY, 3.0, -7.0];
+    fn float32_passes_values_and_clamps_loud_ones() {
+        let values = [0.5f32, -0.25, 3.0, -7.0];
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        for split in [1, 3, 6, 24] {
+        for split in [1, 3, 6, 16] {
             let mut dec = PcmDecoder::new(Encoding::Float32, 1).unwrap();
             let out = decode_all(&mut dec, &bytes, split);
-            assert_eq!(out, vec![0.5, -0.25, 0.0, 0.0, 1.0, -1.0], "split {split}");
+            assert_eq!(out, vec![0.5, -0.25, 1.0, -1.0], "split {split}");
+        }
+    }
+
+    #[test]
+    fn float32_nan_and_infinity_are_errors_naming_the_stream_index() {
+        for (bad, name) in [
+            (f32::NAN, "NaN"),
+            (f32::INFINITY, "inf"),
+            (f32::NEG_INFINITY, "-inf"),
+        ] {
+            // Stereo: frames (0.1, 0.2), (0.3, bad): the bad sample is number 3 overall.
+            let values = [0.1f32, 0.2, 0.3, bad];
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            for split in [1, 5, 8, 16] {
+                let mut dec = PcmDecoder::new(Encoding::Float32, 2).unwrap();
+                let mut out = Vec::new();
+                let err = bytes
+                    .chunks(split)
+                    .find_map(|chunk| dec.push(chunk, &mut out).err())
+                    .expect("a bad sample must be an error");
+                assert!(
+                    matches!(err, AudioError::NonFinite { index: 3, .. }),
+                    "{err}"
+                );
+                let message = err.to_string();
+                assert!(
+                    message.contains(&format!("sample 3 is {name}")),
+                    "{message}"
+                );
+            }
         }
     }
 
@@ -219,7 +269,7 @@ mod tests {
         }
         let mut dec = PcmDecoder::new(Encoding::Mulaw, 1).unwrap();
         let mut out = Vec::new();
-        dec.push(&[0xFF, 0x80, 0x00], &mut out);
+        dec.push(&[0xFF, 0x80, 0x00], &mut out).unwrap();
         assert_eq!(out, vec![0.0, 32124.0 / 32768.0, -32124.0 / 32768.0]);
     }
 

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use hound::{SampleFormat, WavReader};
 
+use super::pcm::float_sample;
 use super::{downmix_into, AudioError};
 
 /// Mono audio decoded from a file, at the file's sample rate.
@@ -19,7 +20,9 @@ pub struct DecodedAudio {
 }
 
 /// Decodes a whole WAV file held in memory. 8/16/24/32-bit integer and 32-bit float PCM
-/// with any number of channels are accepted; a truncated or corrupt file is an error.
+/// with any number of channels are accepted; a truncated or corrupt file, or a NaN or
+/// infinite float sample, is an error. Float samples are clamped to [-1, 1], as streamed
+/// FLOAT32 is.
 pub fn read_wav(bytes: &[u8]) -> Result<DecodedAudio, AudioError> {
     let mut reader = WavReader::new(Cursor::new(bytes))?;
     let spec = reader.spec();
@@ -29,14 +32,11 @@ pub fn read_wav(bytes: &[u8]) -> Result<DecodedAudio, AudioError> {
             max: u32::from(u16::MAX),
         });
     }
-    let interleaved: Vec<f32> = match spec.sample_format {
-        SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>()?,
+    let interleaved = match spec.sample_format {
+        SampleFormat::Float => read_samples(&mut reader, float_sample)?,
         SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f64;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|v| (f64::from(v) * scale) as f32))
-                .collect::<Result<_, _>>()?
+            read_samples(&mut reader, |v: i32, _| Ok((f64::from(v) * scale) as f32))?
         }
     };
     let channels = usize::from(spec.channels);
@@ -51,6 +51,30 @@ pub fn read_wav(bytes: &[u8]) -> Result<DecodedAudio, AudioError> {
         samples,
         sample_rate: spec.sample_rate,
     })
+}
+
+/// Every sample the data chunk declares, through `convert` (value, index); a data chunk cut
+/// short is [`AudioError::TruncatedWav`] rather than hound's bare end-of-file error.
+fn read_samples<S: hound::Sample>(
+    reader: &mut WavReader<Cursor<&[u8]>>,
+    convert: impl Fn(S, u64) -> Result<f32, AudioError>,
+) -> Result<Vec<f32>, AudioError> {
+    let declared = u64::from(reader.len());
+    let mut out = Vec::new();
+    for (index, sample) in reader.samples::<S>().enumerate() {
+        match sample {
+            Ok(value) => out.push(convert(value, index as u64)?),
+            // Reading from memory, an I/O error can only mean the bytes ran out.
+            Err(hound::Error::IoError(_)) => {
+                return Err(AudioError::TruncatedWav {
+                    declared,
+                    present: out.len() as u64,
+                })
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
 }
 
 /// Reads and decodes a WAV file from disk; see [`read_wav`].
@@ -148,10 +172,18 @@ mod tests {
     fn truncated_and_corrupt_files_are_errors() {
         let bytes = wav_int(spec(1, 16000, 16, SampleFormat::Int), &[1, 2, 3, 4, 5, 6]);
         // Cut inside the data chunk: the header promises more samples than there are.
-        assert!(matches!(
-            read_wav(&bytes[..bytes.len() - 3]),
-            Err(AudioError::Wav(_))
-        ));
+        let cut = read_wav(&bytes[..bytes.len() - 3]).unwrap_err();
+        assert!(
+            matches!(
+                cut,
+                AudioError::TruncatedWav {
+                    declared: 6,
+                    present: 4
+                }
+            ),
+            "{cut}"
+        );
+        assert!(cut.to_string().contains("truncated"), "{cut}");
         // Cut inside the header.
         assert!(matches!(read_wav(&bytes[..20]), Err(AudioError::Wav(_))));
         // Not a RIFF file at all.
@@ -160,6 +192,20 @@ mod tests {
             Err(AudioError::Wav(_))
         ));
         assert!(matches!(read_wav(&[]), Err(AudioError::Wav(_))));
+    }
+
+    #[test]
+    fn float_files_are_clamped_and_non_finite_samples_named() {
+        let loud = wav_float(spec(1, 16000, 32, SampleFormat::Float), &[2.0, -0.5]);
+        assert_eq!(read_wav(&loud).unwrap().samples, vec![1.0, -0.5]);
+        let nan = wav_float(
+            spec(1, 16000, 32, SampleFormat::Float),
+            &[0.0, 0.1, f32::NAN],
+        );
+        assert!(matches!(
+            read_wav(&nan),
+            Err(AudioError::NonFinite { index: 2, .. })
+        ));
     }
 
     #[test]

@@ -131,6 +131,24 @@ pub struct SettingsArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_grace_secs: Option<u64>,
 
+    /// Largest audio_content of one streamed message, in bytes; a bigger one ends the call
+    /// with INVALID_ARGUMENT.
+    #[arg(long, env = "COMPACT_ASR_MAX_CHUNK_BYTES", value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_chunk_bytes: Option<usize>,
+
+    /// Most audio one call may carry, in seconds: a stream gets its final result for the
+    /// audio up to the limit, then OUT_OF_RANGE; a longer Recognize gets INVALID_ARGUMENT.
+    #[arg(long, env = "COMPACT_ASR_MAX_AUDIO_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_audio_secs: Option<u64>,
+
+    /// A stream with no request for this many seconds gets its final result, then
+    /// DEADLINE_EXCEEDED, and its recognition session is freed.
+    #[arg(long, env = "COMPACT_ASR_IDLE_TIMEOUT_SECS", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_secs: Option<u64>,
+
     /// PEM certificate chain; with tls_key, the gRPC port speaks TLS only.
     #[arg(
         long,
@@ -220,6 +238,15 @@ fn check(settings: &Settings) -> Result<(), ConfigError> {
         return Err(ConfigError::Invalid(
             "tls_cert and tls_key must be given together".into(),
         ));
+    }
+    for (key, value) in [
+        ("max_chunk_bytes", settings.max_chunk_bytes as u64),
+        ("max_audio_secs", settings.max_audio_secs),
+        ("idle_timeout_secs", settings.idle_timeout_secs),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::Invalid(format!("{key} must be at least 1")));
+        }
     }
     if settings.decoder == DecoderKind::Beam && settings.beam_width == 0 {
         return Err(ConfigError::Invalid("beam_width must be at least 1".into()));
@@ -349,6 +376,18 @@ mod tests {
             ..SettingsArgs::default()
         };
         assert!(matches!(zero.resolve(), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn input_limits_are_keys_and_zero_is_refused() {
+        let settings = flags(&["--max-chunk-bytes", "4096", "--idle-timeout-secs", "5"])
+            .resolve()
+            .unwrap();
+        assert_eq!(settings.stream_limits().max_chunk_bytes, 4096);
+        assert_eq!(settings.idle_timeout(), std::time::Duration::from_secs(5));
+        assert_eq!(settings.max_audio_secs, Settings::default().max_audio_secs);
+        let err = flags(&["--max-audio-secs", "0"]).resolve().unwrap_err();
+        assert!(err.to_string().contains("max_audio_secs"), "{err}");
     }
 
     #[test]

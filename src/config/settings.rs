@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::decoder::{DecoderKind, DecoderSettings};
 use crate::model::BatchConfig;
 use crate::pipeline::EngineConfig;
+use crate::server::protocol::StreamLimits;
+use crate::server::ServerOptions;
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -49,6 +51,9 @@ pub struct Settings {
     pub endpoint_silence_no_speech_ms: u64,
     pub max_utterance_ms: u64,
     pub shutdown_grace_secs: u64,
+    pub max_chunk_bytes: usize,
+    pub max_audio_secs: u64,
+    pub idle_timeout_secs: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,6 +70,7 @@ impl Default for Settings {
     fn default() -> Self {
         let engine = EngineConfig::new("models/baseline/model.toml");
         let decoder = DecoderSettings::default();
+        let server = ServerOptions::default();
         Settings {
             listen: "0.0.0.0:50051".into(),
             metrics_listen: "0.0.0.0:9090".into(),
@@ -88,6 +94,9 @@ impl Default for Settings {
             endpoint_silence_no_speech_ms: decoder.endpoint_silence_no_speech_ms,
             max_utterance_ms: decoder.max_utterance_ms,
             shutdown_grace_secs: 30,
+            max_chunk_bytes: server.limits.max_chunk_bytes,
+            max_audio_secs: server.limits.max_audio.as_secs(),
+            idle_timeout_secs: server.idle_timeout.as_secs(),
             tls_cert: None,
             tls_key: None,
             auth_token: None,
@@ -110,6 +119,19 @@ impl Settings {
     /// How long open streams may run on after a shutdown signal.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// Largest streamed chunk and most audio per call.
+    pub fn stream_limits(&self) -> StreamLimits {
+        StreamLimits {
+            max_chunk_bytes: self.max_chunk_bytes,
+            max_audio: Duration::from_secs(self.max_audio_secs),
+        }
+    }
+
+    /// How long a stream may go without a request before it is ended.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
     }
 
     /// The decoder part, as `transcribe` and `eval` take it from their flags.

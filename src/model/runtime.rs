@@ -45,6 +45,7 @@ impl AcousticModel {
             vocab: spec.vocab.tokens.len(),
         };
         model.check_output_layout().map_err(load_error)?;
+        model.check_trial_run(spec).map_err(load_error)?;
         Ok(model)
     }
 
@@ -142,6 +143,23 @@ impl AcousticModel {
             .chunks_exact(time * self.vocab)
             .map(<[f32]>::to_vec)
             .collect())
+    }
+
+    /// One frame of zeros must run: the input width is fixed by model.toml (`stack ×
+    /// num_mel_bins`) and tract's analysis does not always check it against the graph's
+    /// weights, so a mismatch would otherwise fail every stream instead of the start-up.
+    fn check_trial_run(&self, spec: &ModelSpec) -> Result<(), String> {
+        let frame = vec![0.0; self.input_dim];
+        let mut state = self.zero_state();
+        self.run_batch(1, &mut [(&frame, &mut state)])
+            .map(drop)
+            .map_err(|e| {
+                format!(
+                    "a trial run on one frame of {} values ([frames] stack {} x [features] \
+                     num_mel_bins {}) failed: {e}",
+                    self.input_dim, spec.frames.stack, spec.features.num_mel_bins
+                )
+            })
     }
 
     /// The graph's outputs must be `[batch, time, vocab]` log-probs and states shaped as

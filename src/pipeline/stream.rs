@@ -106,8 +106,10 @@ impl RecognitionStream {
         let started = Instant::now();
         let mut mono = std::mem::take(&mut self.mono);
         mono.clear();
-        self.decoder.push(bytes, &mut mono);
-        let result = self.accept_mono(&mono);
+        let result = match self.decoder.push(bytes, &mut mono) {
+            Ok(()) => self.accept_mono(&mono),
+            Err(e) => Err(AsrError::InvalidAudio(e.to_string())),
+        };
         self.mono = mono;
         self.compute += started.elapsed();
         result

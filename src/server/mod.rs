@@ -11,6 +11,7 @@ mod auth;
 mod drain;
 mod introspection;
 mod options;
+pub mod protocol;
 mod responses;
 mod service;
 mod settings;
@@ -94,8 +95,13 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let drain = Drain::default();
     let auth = BearerAuth::new(options.auth_tokens.clone());
-    let recognizer = RecognizerServer::new(RecognizerService::new(engine, drain.clone()))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let recognizer = RecognizerServer::new(RecognizerService::new(
+        engine,
+        drain.clone(),
+        options.limits,
+        options.idle_timeout,
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let (reporter, health) =
         introspection::health_service::<RecognizerServer<RecognizerService>>().await;
     let (reflection_v1, reflection_v1alpha) = introspection::reflection_services()?;

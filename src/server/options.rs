@@ -1,4 +1,5 @@
-//! How the server runs, beyond the engine: TLS, authentication and the shutdown deadline.
+//! How the server runs, beyond the engine: TLS, authentication, the shutdown deadline and
+//! the limits on what one call may send.
 //!
 //! Why resolved here from [`Settings`]: files named in the settings (certificate, key, token
 //! file) are read once, at start-up, so a bad path fails `serve` before it listens.
@@ -11,6 +12,7 @@ use tonic::transport::Identity;
 use crate::config::Settings;
 
 use super::auth::load_tokens;
+use super::protocol::StreamLimits;
 use super::ServeError;
 
 /// What `serve` needs besides the engine and the listener.
@@ -22,15 +24,23 @@ pub struct ServerOptions {
     pub auth_tokens: Vec<String>,
     /// How long open streams may run on after shutdown begins.
     pub shutdown_grace: Duration,
+    /// Largest streamed chunk and most audio per call (stream or `Recognize`).
+    pub limits: StreamLimits,
+    /// A stream with no request for this long is ended (final result, then
+    /// DEADLINE_EXCEEDED) and its session freed.
+    pub idle_timeout: Duration,
 }
 
 impl Default for ServerOptions {
-    /// Plain text, no authentication, 30 s grace.
+    /// Plain text, no authentication, 30 s grace, [`StreamLimits::default`], 30 s idle
+    /// timeout.
     fn default() -> Self {
         ServerOptions {
             tls: None,
             auth_tokens: Vec::new(),
             shutdown_grace: Duration::from_secs(30),
+            limits: StreamLimits::default(),
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -53,6 +63,8 @@ impl ServerOptions {
             tls,
             auth_tokens,
             shutdown_grace: settings.shutdown_grace(),
+            limits: settings.stream_limits(),
+            idle_timeout: settings.idle_timeout(),
         })
     }
 }
@@ -77,9 +89,13 @@ mod tests {
         let settings = Settings {
             auth_token_file: Some(tokens),
             shutdown_grace_secs: 7,
+            max_audio_secs: 60,
+            idle_timeout_secs: 9,
             ..Settings::default()
         };
         let options = ServerOptions::from_settings(&settings).unwrap();
+        assert_eq!(options.limits.max_audio, Duration::from_secs(60));
+        assert_eq!(options.idle_timeout, Duration::from_secs(9));
         assert_eq!(options.auth_tokens, ["t1"]);
         assert_eq!(options.shutdown_grace, Duration::from_secs(7));
         assert!(options.tls.is_none());

@@ -5,7 +5,9 @@
 //! never stalls another stream's network I/O. A stream owns its pool session; when the call
 //! ends for any reason (final sent, error, client gone) the stream is dropped and the
 //! session goes back to the pool. Every call is admitted through the server's [`Drain`], so
-//! shutdown can refuse new calls and cut open streams at its deadline.
+//! shutdown can refuse new calls and cut open streams at its deadline. Which requests are
+//! acceptable, in which order and size, is decided by [`RequestSequence`]; the idle timeout
+//! (time, not content) is enforced here.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -17,10 +19,10 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use crate::audio;
+use crate::error::AsrError;
 use crate::metrics::{self, ActiveStream};
 use crate::pipeline::{Engine, Hypothesis, RecognitionStream, StreamEvent};
 use crate::proto::recognizer_server::Recognizer;
-use crate::proto::streaming_recognize_request::StreamingRequest;
 use crate::proto::{
     RecognitionConfig, RecognizeRequest, RecognizeResponse, StreamingRecognizeRequest,
     StreamingRecognizeResponse,
@@ -28,6 +30,7 @@ use crate::proto::{
 use crate::transcribe::{transcribe_audio, Transcript};
 
 use super::drain::Drain;
+use super::protocol::{RequestSequence, Step, StreamLimits};
 use super::responses;
 use super::settings::{self, UnaryAudio};
 use super::status::{RequestError, ServiceError};
@@ -42,14 +45,19 @@ type ResponseSender = mpsc::Sender<Result<StreamingRecognizeResponse, Status>>;
 pub struct RecognizerService {
     engine: Engine,
     drain: Drain,
+    limits: StreamLimits,
+    /// How long a stream may go without a request.
+    idle_timeout: Duration,
     next_stream_id: AtomicU64,
 }
 
 impl RecognizerService {
-    pub fn new(engine: Engine, drain: Drain) -> Self {
+    pub fn new(engine: Engine, drain: Drain, limits: StreamLimits, idle_timeout: Duration) -> Self {
         RecognizerService {
             engine,
             drain,
+            limits,
+            idle_timeout,
             next_stream_id: AtomicU64::new(1),
         }
     }
@@ -63,6 +71,8 @@ impl RecognizerService {
         let options = settings::decode_options(&config)?;
         let transcript = match settings::unary_audio(&config)? {
             UnaryAudio::Pcm(settings) => {
+                self.limits
+                    .check_unary(settings::pcm_duration(&settings, audio.len()))?;
                 let stream = self.engine.open_stream_with(settings, &options).await?;
                 let (stream, results) = run_blocking(stream, move |s| {
                     let mut results: Vec<Hypothesis> = s
@@ -85,6 +95,10 @@ impl RecognizerService {
             }
             UnaryAudio::Wav => {
                 let wav = spawn_blocking(move || audio::read_wav(&audio)).await??;
+                if wav.sample_rate > 0 {
+                    let seconds = wav.samples.len() as f64 / f64::from(wav.sample_rate);
+                    self.limits.check_unary(Duration::from_secs_f64(seconds))?;
+                }
                 transcribe_audio(&self.engine, wav, 0, &options).await?
             }
         };
@@ -102,15 +116,16 @@ impl RecognizerService {
     async fn open_streaming(
         &self,
         requests: &mut Streaming<StreamingRecognizeRequest>,
+        sequence: &mut RequestSequence,
     ) -> Result<(RecognitionStream, StreamReplies), ServiceError> {
-        let first = requests.message().await?.ok_or(RequestError::NoConfig)?;
-        let streaming = match first.streaming_request {
-            Some(StreamingRequest::StreamingConfig(config)) => config,
-            Some(StreamingRequest::AudioContent(_)) | None => {
-                return Err(RequestError::ConfigNotFirst.into())
-            }
+        let first = tokio::time::timeout(self.idle_timeout, requests.message())
+            .await
+            .map_err(|_| RequestError::Idle(self.idle_timeout))??;
+        let first = first.ok_or(RequestError::NoConfig)?;
+        let (streaming, settings) = match sequence.next(first)? {
+            Step::Config { config, settings } => (config, settings),
+            Step::Audio(_) | Step::LastAudio(_) => return Err(out_of_sequence()),
         };
-        let settings = settings::streaming_settings(&streaming)?;
         let config = streaming.config.unwrap_or_default();
         let options = settings::decode_options(&config)?;
         let replies = StreamReplies {
@@ -158,18 +173,26 @@ impl Recognizer for RecognizerService {
         let id = self.next_stream_id.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("stream", id);
         let mut requests = request.into_inner();
+        let mut sequence = RequestSequence::new(self.limits);
         let (stream, replies) = tokio::select! {
-            opened = self.open_streaming(&mut requests).instrument(span.clone()) => opened?,
+            opened = self
+                .open_streaming(&mut requests, &mut sequence)
+                .instrument(span.clone()) => opened?,
             () = self.drain.deadline() => return Err(ServiceError::ShutdownDeadline.into()),
         };
         let (tx, rx) = mpsc::channel(RESPONSE_QUEUE);
         let drain = self.drain.clone();
+        let input = Input {
+            requests,
+            sequence,
+            idle_timeout: self.idle_timeout,
+        };
         tokio::spawn(
             async move {
                 // The call stays open (for the drain and the gauge) until this task ends.
                 let (_call, _active) = (call, active);
                 let deadline = drain.deadline();
-                match recognize_stream(stream, requests, &tx, replies, deadline).await {
+                match recognize_stream(stream, input, &tx, replies, deadline).await {
                     Ok(()) => {}
                     Err(err) if tx.is_closed() => {
                         tracing::debug!(error = %err, "client went away");
@@ -186,6 +209,18 @@ impl Recognizer for RecognizerService {
     }
 }
 
+/// A stream's requests after its config, and the rules they must follow.
+struct Input {
+    requests: Streaming<StreamingRecognizeRequest>,
+    sequence: RequestSequence,
+    idle_timeout: Duration,
+}
+
+/// The request sequence handed the service a step it cannot be in (a bug, not the client's).
+fn out_of_sequence() -> ServiceError {
+    AsrError::Internal("request sequence out of order".into()).into()
+}
+
 /// How a stream's client wants its results.
 #[derive(Debug, Clone, Copy)]
 struct StreamReplies {
@@ -199,39 +234,55 @@ struct StreamReplies {
 /// endpoints occur, until the client half-closes; then sends the last final (if it has text
 /// or is the only one). With `single_utterance`, the first endpoint ends the call: it sends
 /// END_OF_SINGLE_UTTERANCE, that final, and stops reading audio (Google's order).
-/// Returns early (dropping the stream, freeing its session) if the client goes away. At the
-/// shutdown `deadline` it stops reading, sends the final for the audio received so far and
-/// ends the call with UNAVAILABLE.
+/// Returns early (dropping the stream, freeing its session) if the client goes away. It
+/// stops reading, sends the final for the audio received so far and then ends the call with
+/// a status at the shutdown `deadline` (UNAVAILABLE), when the audio limit is reached
+/// (OUT_OF_RANGE) or when no request came for the idle timeout (DEADLINE_EXCEEDED). A
+/// client that takes no response for the idle timeout is treated as gone (see [`deliver`]).
 async fn recognize_stream(
     mut stream: RecognitionStream,
-    mut requests: Streaming<StreamingRecognizeRequest>,
+    input: Input,
     tx: &ResponseSender,
     replies: StreamReplies,
     deadline: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
+    let Input {
+        mut requests,
+        mut sequence,
+        idle_timeout,
+    } = input;
     tokio::pin!(deadline);
-    let mut cut = false;
+    // Why the call ends after the last final, when not with OK.
+    let mut ending: Option<ServiceError> = None;
     let mut finals_sent = 0usize;
     let mut results = Vec::new();
-    loop {
+    while ending.is_none() {
         let request = tokio::select! {
             biased;
             () = &mut deadline => {
-                cut = true;
+                ending = Some(ServiceError::ShutdownDeadline);
                 break;
             }
             message = requests.message() => match message? {
                 Some(request) => request,
-                None => break,
+                None => {
+                    sequence.finish()?;
+                    break;
+                }
             },
+            () = tokio::time::sleep(idle_timeout) => {
+                ending = Some(RequestError::Idle(idle_timeout).into());
+                break;
+            }
         };
         let received = Instant::now();
-        let audio = match request.streaming_request {
-            Some(StreamingRequest::AudioContent(audio)) => audio,
-            Some(StreamingRequest::StreamingConfig(_)) => {
-                return Err(RequestError::RepeatedConfig.into())
+        let audio = match sequence.next(request)? {
+            Step::Audio(audio) => audio,
+            Step::LastAudio(audio) => {
+                ending = Some(sequence.limit_error().into());
+                audio
             }
-            None => return Err(RequestError::EmptyRequest.into()),
+            Step::Config { .. } => return Err(out_of_sequence()),
         };
         let events;
         (stream, events) = run_blocking(stream, move |s| s.accept_audio(&audio)).await?;
@@ -241,19 +292,14 @@ async fn recognize_stream(
                 StreamEvent::Partial(hypothesis) => responses::interim(hypothesis),
                 StreamEvent::Final(hypothesis) => {
                     if replies.single_utterance
-                        && tx
-                            .send(Ok(responses::end_of_single_utterance()))
-                            .await
-                            .is_err()
+                        && !deliver(tx, responses::end_of_single_utterance(), idle_timeout).await
                     {
-                        tracing::debug!("client went away");
                         return Ok(());
                     }
                     responses::streaming_final(hypothesis, replies.with_words)
                 }
             };
-            if tx.send(Ok(response)).await.is_err() {
-                tracing::debug!("client went away");
+            if !deliver(tx, response, idle_timeout).await {
                 return Ok(());
             }
             if let StreamEvent::Final(hypothesis) = event {
@@ -277,15 +323,8 @@ async fn recognize_stream(
         let wanted = !hypothesis.text.is_empty() || (is_last && finals_sent == 0);
         let allowed = !replies.single_utterance || finals_sent == 0;
         if wanted && allowed {
-            if tx
-                .send(Ok(responses::streaming_final(
-                    &hypothesis,
-                    replies.with_words,
-                )))
-                .await
-                .is_err()
-            {
-                tracing::debug!("client went away before the final result");
+            let response = responses::streaming_final(&hypothesis, replies.with_words);
+            if !deliver(tx, response, idle_timeout).await {
                 break;
             }
             finals_sent += 1;
@@ -297,10 +336,37 @@ async fn recognize_stream(
         compute_seconds: stream.compute_seconds(),
         results,
     });
-    if cut {
-        return Err(ServiceError::ShutdownDeadline);
+    match ending {
+        Some(err) => Err(err),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Queues `response` for the client; false when the client is gone or has not taken a
+/// response for `stall` (the idle timeout). Why the bound: a client that stops reading but
+/// keeps its connection open would otherwise hold its pool session forever, since HTTP/2
+/// flow control then also stops its requests, and the idle timeout on requests never fires
+/// while the stream waits here. Such a stream is dropped (its session freed) without a
+/// status: a client that does not read could not receive one.
+async fn deliver(
+    tx: &ResponseSender,
+    response: StreamingRecognizeResponse,
+    stall: Duration,
+) -> bool {
+    match tokio::time::timeout(stall, tx.send(Ok(response))).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => {
+            tracing::debug!("client went away");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                ?stall,
+                "client took no response for the idle timeout; ending its stream"
+            );
+            false
+        }
+    }
 }
 
 /// Runs `work` on the stream on a blocking thread and hands the stream back with its result.
@@ -310,7 +376,7 @@ async fn run_blocking<T, F>(
 ) -> Result<(RecognitionStream, T), ServiceError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut RecognitionStream) -> Result<T, crate::error::AsrError> + Send + 'static,
+    F: FnOnce(&mut RecognitionStream) -> Result<T, AsrError> + Send + 'static,
 {
     let (stream, result) = spawn_blocking(move || {
         let result = work(&mut stream);

@@ -5,6 +5,8 @@
 //! which encoding each RPC allows). Ranges the engine supports (sample rates, channel
 //! counts) are checked once, by `Engine::open_stream`, before it takes a pool session.
 
+use std::time::Duration;
+
 use crate::audio::Encoding;
 use crate::decode::BoostPhrase;
 use crate::pipeline::{DecodeOptions, StreamSettings};
@@ -44,6 +46,17 @@ pub fn streaming_settings(
     let encoding =
         pcm_encoding(config.encoding)?.ok_or(RequestError::UnspecifiedStreamingEncoding)?;
     pcm_settings(config, encoding, streaming.interim_results)
+}
+
+/// How long `bytes` of PCM audio with these settings last (zero at 0 Hz, which the engine
+/// refuses).
+pub fn pcm_duration(settings: &StreamSettings, bytes: usize) -> Duration {
+    let frame_bytes = settings.encoding.bytes_per_sample() * usize::from(settings.channels);
+    if settings.sample_rate_hz == 0 || frame_bytes == 0 {
+        return Duration::ZERO;
+    }
+    let frames = (bytes / frame_bytes) as f64;
+    Duration::from_secs_f64(frames / f64::from(settings.sample_rate_hz))
 }
 
 /// How to read a `Recognize` request's audio.
@@ -222,6 +235,22 @@ mod tests {
             unary_audio(&negative),
             Err(RequestError::MaxAlternatives(-1))
         ));
+    }
+
+    #[test]
+    fn pcm_duration_counts_whole_frames() {
+        let UnaryAudio::Pcm(stereo) =
+            unary_audio(&config(AudioEncoding::Linear16, 8000, 2)).unwrap()
+        else {
+            panic!("PCM expected");
+        };
+        // 8000 frames of 4 bytes, plus half a frame.
+        assert_eq!(pcm_duration(&stereo, 32_002), Duration::from_secs(1));
+        let UnaryAudio::Pcm(zero) = unary_audio(&config(AudioEncoding::Mulaw, 0, 1)).unwrap()
+        else {
+            panic!("PCM expected");
+        };
+        assert_eq!(pcm_duration(&zero, 100), Duration::ZERO);
     }
 
     fn context(phrases: &[&str], boost: f32) -> SpeechContext {

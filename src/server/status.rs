@@ -4,6 +4,8 @@
 //! the request on INVALID_ARGUMENT), so the mapping must be deliberate and consistent across
 //! both RPCs rather than decided ad hoc at each `?`.
 
+use std::time::Duration;
+
 use tonic::{Code, Status};
 
 use crate::audio::AudioError;
@@ -49,6 +51,47 @@ pub enum RequestError {
         "speech_contexts phrase of {0} characters is too long; use at most {MAX_PHRASE_CHARS}"
     )]
     PhraseTooLong(usize),
+    /// One message too big to be a live chunk: a client bug (or a whole file sent as one
+    /// chunk), not a stream that ran long, so INVALID_ARGUMENT (as Google's per-message limit).
+    #[error(
+        "audio_content of {bytes} bytes is over the limit of {max} bytes per message \
+         (max_chunk_bytes); send the audio in smaller chunks, e.g. 100 ms each"
+    )]
+    ChunkTooLarge { bytes: usize, max: usize },
+    /// A stream outlived the longest audio a call may carry; OUT_OF_RANGE, as Google's
+    /// "exceeded maximum allowed stream duration", and only after the final result.
+    #[error(
+        "stream reached the maximum of {} s of audio (max_audio_secs); the final result \
+         covers the audio up to that point; open a new stream to go on",
+        .0.as_secs_f64()
+    )]
+    StreamTooLong(Duration),
+    /// A `Recognize` request with more audio than a call may carry; refused before any work.
+    #[error(
+        "Recognize audio of {:.1} s is over the limit of {} s (max_audio_secs); \
+         send shorter audio or stream it with StreamingRecognize",
+        .audio.as_secs_f64(), .max.as_secs_f64()
+    )]
+    AudioTooLong { audio: Duration, max: Duration },
+    /// No request arrived for the idle timeout. DEADLINE_EXCEEDED: a server-side time limit
+    /// ran out while waiting on the client (not OUT_OF_RANGE, which is the duration limit, nor
+    /// CANCELLED, which says the caller gave up), and the final result has been sent.
+    #[error(
+        "no request for {} s (idle_timeout_secs): the stream was ended, after the final \
+         result for any audio received; send audio continuously, or half-close when done",
+        .0.as_secs_f64()
+    )]
+    Idle(Duration),
+}
+
+impl RequestError {
+    fn code(&self) -> Code {
+        match self {
+            RequestError::StreamTooLong(_) => Code::OutOfRange,
+            RequestError::Idle(_) => Code::DeadlineExceeded,
+            _ => Code::InvalidArgument,
+        }
+    }
 }
 
 /// Everything that can end a call unsuccessfully.
@@ -90,7 +133,8 @@ impl From<ServiceError> for Status {
 
 fn code_for(err: &ServiceError) -> Code {
     match err {
-        ServiceError::Request(_) | ServiceError::Audio(_) => Code::InvalidArgument,
+        ServiceError::Request(e) => e.code(),
+        ServiceError::Audio(_) => Code::InvalidArgument,
         ServiceError::Engine(e) => match e {
             AsrError::InvalidConfig(_) | AsrError::InvalidAudio(_) => Code::InvalidArgument,
             AsrError::PoolExhausted { .. } => Code::ResourceExhausted,
@@ -107,8 +151,6 @@ fn code_for(err: &ServiceError) -> Code {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn code(err: impl Into<ServiceError>) -> Code {
@@ -146,6 +188,31 @@ mod tests {
         assert_eq!(code(busy), Code::ResourceExhausted);
         assert_eq!(code(AsrError::Model("nan".into())), Code::Internal);
         assert_eq!(code(AsrError::Internal("bug".into())), Code::Internal);
+    }
+
+    #[test]
+    fn limits_have_their_own_codes_and_name_the_setting() {
+        let long = Status::from(ServiceError::from(RequestError::StreamTooLong(
+            Duration::from_secs(300),
+        )));
+        assert_eq!(long.code(), Code::OutOfRange);
+        assert!(long.message().contains("300 s"), "{}", long.message());
+        assert!(
+            long.message().contains("max_audio_secs"),
+            "{}",
+            long.message()
+        );
+        let idle = Status::from(ServiceError::from(RequestError::Idle(Duration::from_secs(
+            30,
+        ))));
+        assert_eq!(idle.code(), Code::DeadlineExceeded);
+        assert!(
+            idle.message().contains("idle_timeout_secs"),
+            "{}",
+            idle.message()
+        );
+        let chunk = RequestError::ChunkTooLarge { bytes: 9, max: 8 };
+        assert_eq!(code(chunk), Code::InvalidArgument);
     }
 
     #[test]

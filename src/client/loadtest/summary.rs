@@ -55,6 +55,12 @@ pub struct LoadTestSummary {
     pub chunk_ms: u32,
     /// Recordings streamed to their final result.
     pub utterances: usize,
+    /// Recordings attempted: streamed to their final result or failed (`utterances` plus
+    /// every error), so `utterances == attempts` means every final was delivered.
+    pub attempts: usize,
+    /// Final results received, counting each mid-stream endpoint's final (at least one per
+    /// utterance).
+    pub finals: usize,
     pub audio_seconds: f64,
     /// Chunk sent → the first partial covering it (see the module doc).
     pub chunk_latency_ms: Percentiles,
@@ -95,8 +101,8 @@ impl fmt::Display for LoadTestSummary {
         )?;
         writeln!(
             f,
-            "recordings:      {} ({:.1} s of audio)",
-            self.utterances, self.audio_seconds
+            "recordings:      {} of {} to their final ({} finals, {:.1} s of audio)",
+            self.utterances, self.attempts, self.finals, self.audio_seconds
         )?;
         line(f, "chunk latency:", &self.chunk_latency_ms)?;
         line(f, "final latency:", &self.final_latency_ms)?;
@@ -129,6 +135,7 @@ pub struct Recorder {
     errors: BTreeMap<String, usize>,
     words: Option<ErrorCount>,
     utterances: usize,
+    finals: usize,
     audio: Duration,
 }
 
@@ -136,6 +143,7 @@ impl Recorder {
     /// Records a recording streamed to its final result.
     pub fn finished(&mut self, outcome: &StreamOutcome, reference: Option<&str>) {
         self.utterances += 1;
+        self.finals += 1 + outcome.earlier_finals.len();
         self.audio += outcome.audio;
         self.chunk_ms.extend(chunk_latencies(outcome));
         self.final_ms
@@ -180,6 +188,8 @@ impl Recorder {
             duration_s: duration.as_secs_f64(),
             chunk_ms,
             utterances: self.utterances,
+            attempts: self.utterances + self.error_count(),
+            finals: self.finals,
             audio_seconds: self.audio.as_secs_f64(),
             chunk_latency_ms: Percentiles::of(self.chunk_ms.clone()),
             final_latency_ms: Percentiles::of(self.final_ms.clone()),
@@ -233,6 +243,40 @@ mod tests {
         let one = Percentiles::of(vec![7.0]);
         assert_eq!((one.p50, one.p99), (Some(7.0), Some(7.0)));
         assert_eq!(Percentiles::of(Vec::new()).p95, None);
+    }
+
+    #[test]
+    fn attempts_count_failures_and_finals_count_every_endpoint() {
+        use crate::proto::StreamingRecognitionResult;
+        let now = Instant::now();
+        let outcome = StreamOutcome {
+            final_result: StreamingRecognitionResult::default(),
+            earlier_finals: vec![StreamingRecognitionResult::default(); 2],
+            partials: Vec::new(),
+            audio: Duration::from_secs(3),
+            chunk: Duration::from_millis(100),
+            chunks_sent: vec![now],
+            final_received: now,
+        };
+        let mut recorder = Recorder::default();
+        recorder.finished(&outcome, None);
+        recorder.finished(
+            &StreamOutcome {
+                earlier_finals: Vec::new(),
+                ..outcome
+            },
+            None,
+        );
+        recorder.failed(&ClientError::NoFinal);
+        recorder.timed_out();
+        let summary = recorder.summary("http://x", 1, Duration::from_secs(1), 100);
+        assert_eq!(
+            (summary.utterances, summary.attempts, summary.finals),
+            (2, 4, 4)
+        );
+        assert!(summary
+            .to_string()
+            .contains("2 of 4 to their final (4 finals"));
     }
 
     #[test]
