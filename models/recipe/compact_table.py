@@ -91,6 +91,8 @@ def main(argv: list[str]) -> None:
     p.add_argument("--baseline", type=Path, required=True, help="the dense baseline's checkpoint")
     p.add_argument("--baseline-model", type=Path, required=True, help="its model folder")
     p.add_argument("--baseline-eval", type=Path, required=True, help="evaluate.py's output on it")
+    p.add_argument("--extra", type=Path, nargs="*", default=[],
+                   help="more runs: folders with best.pt, model/ and eval.txt (train.py --exp + export)")
     p.add_argument("--binary", type=Path, help="release compact-asr, for the server's real-time factor")
     p.add_argument("--wav", type=Path, nargs="*", default=[], help="audio for the real-time factor")
     p.add_argument("--plot", type=Path, help="PNG of LSTM parameters against held-out WER")
@@ -99,6 +101,7 @@ def main(argv: list[str]) -> None:
     rows = [("baseline (shipped)", a.baseline, a.baseline_model, a.baseline_eval)]
     rows += [(d.name, d / "finetune" / "best.pt", d / "model", d / "eval.txt")
              for d in sorted(a.sweep.iterdir()) if (d / "eval.txt").exists()]
+    rows += [(d.name, d / "best.pt", d / "model", d / "eval.txt") for d in a.extra]
     base_lstm = lstm_parameters(load_model(a.baseline))
     print("| model | LSTM params | % of dense | total params | model.onnx | MFLOPs / s audio | "
           "held-out WER | held-out CER | dev WER | server RTF |")
