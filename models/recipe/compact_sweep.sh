@@ -23,8 +23,8 @@ BASE="${BASE:-work/exp_long/best.pt}"
 M=work/manifests
 OUT="${OUT:-work/sweep}"
 THREADS="${THREADS:-2}"
-kd=(--threads "$THREADS")
-[ -n "${KD:-}" ] && kd+=(--teacher "$BASE" --kd-weight "$KD")
+train_flags=(--threads "$THREADS")
+[ -n "${KD:-}" ] && train_flags+=(--teacher "$BASE" --kd-weight "$KD")
 
 # name | compress.py structure flags (empty: the dense control)
 VARIANTS=(
@@ -49,11 +49,11 @@ for entry in "${VARIANTS[@]}"; do
   {
     if [ -z "$flags" ]; then
       $PY train.py --train work/feats/train --dev work/feats/dev --exp "$dir/finetune" \
-        --epochs "$EPOCHS" --init "$BASE" --lr "$LR" --warmup 50 "${kd[@]}"
+        --epochs "$EPOCHS" --init "$BASE" --lr "$LR" --warmup 50 "${train_flags[@]}"
     else
       # shellcheck disable=SC2086 # flags are words by design
       $PY compress.py "$BASE" $flags --out "$dir" --finetune-epochs "$EPOCHS" \
-        --train work/feats/train --dev work/feats/dev --lr "$LR" "${kd[@]}"
+        --train work/feats/train --dev work/feats/dev --lr "$LR" "${train_flags[@]}"
     fi
     $PY export_onnx.py "$dir/finetune/best.pt" --out "$dir/model" --name "$name" \
       --reference-manifest "$M/test.tsv"
