@@ -10,16 +10,9 @@
 #![no_main]
 
 use compact_asr::audio::{AudioError, Encoding, PcmDecoder};
-use fuzz_support::pieces;
+use fuzz_support::{pieces, Enc};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-
-#[derive(Debug, Arbitrary)]
-enum Enc {
-    Linear16,
-    Float32,
-    Mulaw,
-}
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -44,11 +37,7 @@ fn first_non_finite(encoding: Encoding, bytes: &[u8], frame_bytes: usize) -> Opt
 }
 
 fuzz_target!(|input: Input| {
-    let encoding = match input.encoding {
-        Enc::Linear16 => Encoding::Linear16,
-        Enc::Float32 => Encoding::Float32,
-        Enc::Mulaw => Encoding::Mulaw,
-    };
+    let encoding = Encoding::from(input.encoding);
     // Mostly mono/stereo, sometimes any count up to past the limit.
     let channels = u16::from(if input.channels < 200 {
         1 + input.channels % 2

@@ -16,19 +16,12 @@ use compact_asr::error::AsrError;
 use compact_asr::pipeline::{
     Engine, EngineConfig, Hypothesis, RecognitionStream, StreamEvent, StreamSettings,
 };
-use fuzz_support::pieces;
+use fuzz_support::{pieces, Enc};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use tokio::runtime::Runtime;
 
 const RATES: [u32; 6] = [8000, 11025, 16000, 22050, 44100, 48000];
-
-#[derive(Debug, Arbitrary)]
-enum Enc {
-    Linear16,
-    Float32,
-    Mulaw,
-}
 
 #[derive(Debug, Arbitrary)]
 enum Rate {
@@ -123,11 +116,7 @@ fn has_non_finite(encoding: Encoding, bytes: &[u8], frame_bytes: usize) -> bool 
 }
 
 fuzz_target!(|input: Input| {
-    let encoding = match input.encoding {
-        Enc::Linear16 => Encoding::Linear16,
-        Enc::Float32 => Encoding::Float32,
-        Enc::Mulaw => Encoding::Mulaw,
-    };
+    let encoding = Encoding::from(input.encoding);
     let sample_rate_hz = match input.rate {
         Rate::Common(i) => RATES[usize::from(i) % RATES.len()],
         Rate::Any(hz) => hz,
