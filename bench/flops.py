@@ -3,8 +3,11 @@ weights) and a measured single-precision matmul peak (numpy's OpenBLAS sgemm), s
 distance from the compute limit is a number.
 
 FLOPs per model frame = 2 x every weight element a frame multiplies: LSTM W and R, and
-every MatMul/Gemm whose operand is a 2-D initializer, in the main graph and in Scan/Loop
-bodies. Elementwise work (gates, softmax) is left out: it is small next to the matrices.
+every MatMul/Gemm whose operand is a 2-D constant, in the main graph and in Scan/Loop
+bodies. A constant is an initializer or, for Toeplitz-like layers exported with dense
+blocks, a matrix the graph rebuilds from its generators (runtimes fold it at load, so it is
+what they multiply by): those are computed once with onnxruntime to read their shapes.
+Elementwise work (gates, softmax) is left out: it is small next to the matrices.
 
 Usage: OPENBLAS_NUM_THREADS=1 models/recipe/.venv/bin/python bench/flops.py MODEL.toml
 (set the thread count to measure the peak of that many cores).
@@ -32,11 +35,42 @@ def graphs(graph):
                 yield from graphs(sub)
 
 
+def folded_shapes(model, names: list[str]) -> dict[str, tuple]:
+    """Shapes of main-graph tensors computed from constants only, by running the graph once."""
+    if not names:
+        return {}
+    import onnxruntime as ort
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    del probe.graph.output[:]
+    probe.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in names)
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {}
+    for inp in session.get_inputs():
+        shape = [d if isinstance(d, int) else 1 for d in inp.shape]
+        feeds[inp.name] = np.zeros(shape, np.float32)
+    return {n: v.shape for n, v in zip(names, session.run(names, feeds))}
+
+
+def constant_names(graph, known: set[str]) -> set[str]:
+    """Main-graph tensors that depend on initializers and Constant nodes only."""
+    const = set(known)
+    for node in graph.node:
+        if node.op_type != "Scan" and all(i in const for i in node.input if i):
+            const.update(node.output)
+    return const
+
+
 def flops_per_frame(model) -> int:
     all_graphs = list(graphs(model.graph))
     weights = {
         init.name: numpy_helper.to_array(init).shape for g in all_graphs for init in g.initializer
     }
+    folded = constant_names(model.graph, set(weights)) - set(weights)
+    operands = {name for g in all_graphs for node in g.node if node.op_type in ("MatMul", "Gemm")
+                for name in node.input[:2]}
+    weights.update(folded_shapes(model, sorted(folded & operands)))
     flops = 0
     for g in all_graphs:
         for node in g.node:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Model-level benchmarks, one command: per-frame cost in tract vs onnxruntime (same ONNX,
 # one thread, unbatched and batched) and FLOPs per audio second vs this machine's sgemm peak.
-# Usage: bench/model_bench.sh [MODEL.toml ...]   (default models/baseline/model.toml)
+# Usage: bench/model_bench.sh [MODEL.toml ...]   (default models/hybrid/model.toml)
 # Env: CHUNK_FRAMES (default 4 = 120 ms), BATCHES (default 1,8,32,64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ PY=models/recipe/.venv/bin/python
 CHUNK_FRAMES=${CHUNK_FRAMES:-4}
 BATCHES=${BATCHES:-1,8,32,64}
 models=("$@")
-[ ${#models[@]} -eq 0 ] && models=(models/baseline/model.toml)
+[ ${#models[@]} -eq 0 ] && models=(models/hybrid/model.toml)
 
 cargo build --release --example model_bench >&2
 for toml in "${models[@]}"; do

@@ -9,7 +9,7 @@
 # Environment: COMPACT_ASR_BIN (default: build and use target/release/compact-asr).
 #
 # Without --server it starts `compact-asr serve` (release build) on a loopback port with
-# --model (default models/baseline/model.toml). Audio: --audio, else up to 40 WAVs of
+# --model (default models/hybrid/model.toml). Audio: --audio, else up to 40 WAVs of
 # models/recipe/work/manifests/test.tsv (with their transcripts), else tests/data.
 # Writes rss.csv (elapsed_s,rss_kib), loadtest.json and server.log to --out
 # (default: target/soak/DATE) and exits non-zero if a verdict fails.
@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-streams=20 minutes=3 server="" pid="" model=models/baseline/model.toml audio=""
+streams=20 minutes=3 server="" pid="" model=models/hybrid/model.toml audio=""
 out="target/soak/$(date -u +%Y%m%dT%H%M%SZ)" sample_secs=5 tolerance=10
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -63,7 +63,7 @@ struct ModelArgs {
     #[arg(
         long,
         env = "COMPACT_ASR_MODEL",
-        default_value = "models/baseline/model.toml"
+        default_value = "models/hybrid/model.toml"
     )]
     model: PathBuf,
     /// Streams that can recognise at once (model sessions in the pool).

@@ -111,7 +111,7 @@ fn a_server_that_cannot_start_fails_the_run() {
     // The file exists, but it is the ONNX graph, not a model.toml.
     let stderr = failure_with(
         "USER 10001:10001",
-        "ENV COMPACT_ASR_MODEL=/opt/compact-asr/models/baseline/model.onnx\nUSER 10001:10001",
+        "ENV COMPACT_ASR_MODEL=/opt/compact-asr/models/hybrid/model.onnx\nUSER 10001:10001",
     );
     assert!(
         stderr.contains("the server exited during start-up"),
@@ -124,7 +124,7 @@ fn a_copy_source_excluded_from_the_build_context_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ignore = dir.path().join("dockerignore");
     let original = std::fs::read_to_string(repo_path(".dockerignore")).unwrap();
-    std::fs::write(&ignore, format!("{original}models/baseline\n")).unwrap();
+    std::fs::write(&ignore, format!("{original}models/hybrid\n")).unwrap();
     let output = image_sh(&[("IMAGE_DOCKERIGNORE", &ignore)]);
     let stderr = stderr(&output);
     assert!(!output.status.success(), "{stderr}");

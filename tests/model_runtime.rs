@@ -1,6 +1,6 @@
 //! The tract runtime against outputs of an independent runtime: the tiny model's
 //! onnxruntime reference (tests/data/tiny_model/make_tiny_model.py) and, once the recipe has
-//! exported it, the baseline model's PyTorch reference. Chunked runs carrying the recurrent
+//! exported them, the shipped models' PyTorch references. Chunked runs carrying the recurrent
 //! state must equal one whole run, which is what makes streaming exact.
 
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use reference::{max_abs_diff, read_reference, run_chunked};
 
 const TINY: &str = "tests/data/tiny_model";
 const BASELINE: &str = "models/baseline";
+const HYBRID: &str = "models/hybrid";
 
 fn load(model_dir: &Path) -> (ModelSpec, Arc<AcousticModel>) {
     let spec = ModelSpec::load(&model_dir.join("model.toml")).unwrap();
@@ -58,6 +59,13 @@ fn tiny_model_matches_onnxruntime_in_uneven_chunks() {
 #[test]
 fn baseline_model_matches_pytorch_reference() {
     check_against_reference(Path::new(BASELINE));
+}
+
+/// The default, compressed model (1 Toeplitz-like + 3 shared low-rank layers, Toeplitz blocks
+/// rebuilt dense at load) likewise.
+#[test]
+fn hybrid_model_matches_pytorch_reference() {
+    check_against_reference(Path::new(HYBRID));
 }
 
 #[test]

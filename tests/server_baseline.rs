@@ -1,9 +1,10 @@
-//! The shipped model (models/baseline) over real loopback gRPC: every `tests/data/*.wav`
+//! The default model (what `serve` loads with no `--model`, models/hybrid) over real loopback
+//! gRPC: every `tests/data/*.wav`
 //! with a sibling `*.txt` reference, streamed as LINEAR16 at its own sample rate and channel
 //! count in uneven chunks (odd byte counts included), must come back within the stated
 //! character error rate.
 //!
-//! The CER bound is the one `tests/pipeline_baseline.rs` states for the first (weak) model;
+//! The CER bound is the one `tests/pipeline_baseline.rs` states for the shipped (weak) models;
 //! a fault anywhere on the gRPC path gives a different transcript or ~100% CER.
 
 mod common;
@@ -41,8 +42,9 @@ fn interleaved_pcm16(wav: &std::path::Path) -> (Vec<u8>, i32, i32) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn baseline_streams_test_recordings_within_the_cer_bound() {
-    let model = repo_path("models/baseline/model.toml");
+async fn default_model_streams_test_recordings_within_the_cer_bound() {
+    let default = compact_asr::config::Settings::default().model;
+    let model = repo_path(default.to_str().unwrap());
     let recordings = recordings();
     assert!(
         !recordings.is_empty(),

@@ -68,7 +68,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        let engine = EngineConfig::new("models/baseline/model.toml");
+        let engine = EngineConfig::new("models/hybrid/model.toml");
         let decoder = DecoderSettings::default();
         let server = ServerOptions::default();
         Settings {
