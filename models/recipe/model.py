@@ -83,11 +83,33 @@ class SpecAugment(nn.Module):
     """
 
     def __init__(self, num_mel_bins: int, stack: int, freq_masks=2, freq_width=15,
-                 time_masks=2, time_width=0.05):
+                 time_masks=2, time_width=0.05, mel_warp=0.0):
         super().__init__()
         self.bins, self.stack = num_mel_bins, stack
+        self.mel_warp = mel_warp
         self.freq_masks, self.freq_width = freq_masks, freq_width
         self.time_masks, self.time_width = time_masks, time_width
+
+    def warp(self, feats: torch.Tensor) -> torch.Tensor:
+        """Vocal-tract-length-like perturbation of raw stacked log-mel frames (training only).
+
+        Why: the held-out voices differ from the training voices mostly in timbre, i.e. in
+        where the formants sit. Each utterance's mel axis is stretched by one factor
+        alpha ~ U(1 - mel_warp, 1 + mel_warp) (bin i takes the value at bin i * alpha,
+        linearly interpolated, clamped at the top bin), which moves every formant the way a
+        longer or shorter vocal tract would, without regenerating any audio.
+        """
+        if not self.training or self.mel_warp <= 0:
+            return feats
+        b, t, d = feats.shape
+        alpha = 1 + (torch.rand(b, 1, 1, 1) * 2 - 1) * self.mel_warp
+        pos = (torch.arange(self.bins).view(1, 1, 1, -1) * alpha).clamp(max=self.bins - 1)
+        lo = pos.floor().long()
+        hi = (lo + 1).clamp(max=self.bins - 1)
+        frac = pos - lo
+        x = feats.view(b, t, self.stack, self.bins)
+        gather = lambda ix: torch.gather(x, 3, ix.expand(b, t, self.stack, self.bins))
+        return ((1 - frac) * gather(lo) + frac * gather(hi)).reshape(b, t, d)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if not self.training:
@@ -171,7 +193,7 @@ class AcousticModel(nn.Module):
             lengths = torch.full((b,), t)
         if state is None:
             state = self.zero_state(b)
-        x = (feats - self.cmvn_mean) * self.cmvn_inv_std
+        x = (self.specaug.warp(feats) - self.cmvn_mean) * self.cmvn_inv_std
         x = self.specaug(x, lengths).transpose(0, 1)  # [T, B, D]
         if explicit and self.arch != "dense":
             x, (h_n, c_n) = self.rnn.forward_explicit(x, state)

@@ -16,7 +16,7 @@ import export_onnx
 import features as F
 import train
 from metrics import ErrorRate, edit_distance
-from model import VOCAB, AcousticModel, encode_text, greedy_decode
+from model import VOCAB, AcousticModel, SpecAugment, encode_text, greedy_decode
 
 
 class FeaturesTest(unittest.TestCase):
@@ -112,6 +112,24 @@ class TrainingHelpersTest(unittest.TestCase):
         for b in batches:
             self.assertLessEqual(len(b), 3)
             self.assertLessEqual(max(Fake.utts[i][3] for i in b) * len(b), 200)
+
+
+class MelWarpTest(unittest.TestCase):
+    def test_warp_moves_a_peak_and_keeps_shape_and_eval_untouched(self):
+        aug = SpecAugment(num_mel_bins=80, stack=3, mel_warp=0.1).train()
+        x = torch.zeros(64, 2, 240)
+        x.view(64, 2, 3, 80)[..., 40] = 1.0           # one "formant" at bin 40, every sub-frame
+        torch.manual_seed(0)
+        y = aug.warp(x).view(64, 2, 3, 80)
+        self.assertEqual(tuple(aug.warp(x).shape), (64, 2, 240))
+        peaks = y.argmax(-1)
+        # Bin i reads bin i * alpha: the peak moves to ~40 / alpha, i.e. within 36..45,
+        # the same in all sub-frames and frames of an utterance, different across them.
+        self.assertTrue(((peaks >= 36) & (peaks <= 45)).all())
+        self.assertTrue((peaks == peaks[:, :1, :1]).all())
+        self.assertGreater(len(set(peaks[:, 0, 0].tolist())), 3)
+        self.assertTrue(torch.equal(aug.eval().warp(x), x))
+        self.assertTrue(torch.equal(SpecAugment(80, 3).train().warp(x), x))
 
 
 class ExportTest(unittest.TestCase):

@@ -148,6 +148,9 @@ def main(argv: list[str]) -> None:
     p.add_argument("--batch-frames", type=int, default=4000, help="max padded frames per batch")
     p.add_argument("--batch-utts", type=int, default=32)
     p.add_argument("--clip", type=float, default=5.0)
+    p.add_argument("--mel-warp", type=float, default=0.0,
+                   help="vocal-tract-length-like augmentation: each utterance's mel axis "
+                        "stretched by a factor in [1 - w, 1 + w] (model.SpecAugment.warp)")
     p.add_argument("--valid-utts", type=int, default=200, help="dev utterances decoded each epoch")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
@@ -186,6 +189,7 @@ def main(argv: list[str]) -> None:
     model = AcousticModel(input_dim=train.shards[0].shape[1], hidden=a.hidden, layers=a.layers,
                           dropout=a.dropout, **structure, **frames_cfg)
     model.set_cmvn(stats["mean"], stats["std"])
+    model.specaug.mel_warp = a.mel_warp
     print(f"model: {a.layers}x{a.hidden} {a.arch} LSTM, {count_parameters(model)} parameters "
           f"({lstm_parameters(model)} in the LSTM)", flush=True)
     if a.init is not None and not (a.exp / "last.pt").exists():
