@@ -29,7 +29,7 @@ use log_probs::Model;
 
 #[derive(Parser)]
 struct Args {
-    #[arg(long, default_value = "models/hybrid/model.toml")]
+    #[arg(long, default_value = "models/baseline/model.toml")]
     model: PathBuf,
     #[arg(long, default_value = "models/baseline/lm.arpa")]
     lm: PathBuf,

@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let toml = PathBuf::from(
         args.next()
-            .unwrap_or_else(|| "models/hybrid/model.toml".into()),
+            .unwrap_or_else(|| compact_asr::config::DEFAULT_MODEL.into()),
     );
     let chunk: usize = args.next().map_or(Ok(4), |a| a.parse())?;
     let batches: Vec<usize> = args

@@ -12,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 
 use compact_asr::audio::read_wav_file;
 use compact_asr::client::{self, bench, loadtest, StreamOptions};
-use compact_asr::config::{DecoderKind, DecoderSettings, LogFormat, SettingsArgs};
+use compact_asr::config::{DecoderKind, DecoderSettings, LogFormat, SettingsArgs, DEFAULT_MODEL};
 use compact_asr::decode::DecoderConfig;
 use compact_asr::metrics::http::MetricsServer;
 use compact_asr::model::BatchConfig;
@@ -63,7 +63,7 @@ struct ModelArgs {
     #[arg(
         long,
         env = "COMPACT_ASR_MODEL",
-        default_value = "models/hybrid/model.toml"
+        default_value = DEFAULT_MODEL
     )]
     model: PathBuf,
     /// Streams that can recognise at once (model sessions in the pool).

@@ -43,8 +43,7 @@ fn interleaved_pcm16(wav: &std::path::Path) -> (Vec<u8>, i32, i32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_model_streams_test_recordings_within_the_cer_bound() {
-    let default = compact_asr::config::Settings::default().model;
-    let model = repo_path(default.to_str().unwrap());
+    let model = repo_path(compact_asr::config::DEFAULT_MODEL);
     let recordings = recordings();
     assert!(
         !recordings.is_empty(),

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 pub use decoder::{DecoderKind, DecoderSettings};
 pub use layers::SettingsArgs;
 pub use print::default_toml;
-pub use settings::{LogFormat, Settings};
+pub use settings::{LogFormat, Settings, DEFAULT_MODEL};
 
 /// Why the settings could not be resolved.
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,10 @@ pub enum LogFormat {
     Json,
 }
 
+/// The shipped default model (the compressed hybrid LSTM, models/README.md), relative to the
+/// working directory: `cargo run` from the repository root and the image's WORKDIR both find it.
+pub const DEFAULT_MODEL: &str = "models/hybrid/model.toml";
+
 /// Everything `compact-asr serve` can be told; see `compact-asr config --print-default`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +72,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        let engine = EngineConfig::new("models/hybrid/model.toml");
+        let engine = EngineConfig::new(DEFAULT_MODEL);
         let decoder = DecoderSettings::default();
         let server = ServerOptions::default();
         Settings {
