@@ -275,31 +275,6 @@ async fn a_thousand_aborted_streams_free_every_session_and_their_memory() {
     assert_eq!(engine.pool_in_use(), 0);
 }
 
-/// Opens a stream that holds a session: its config and the tone's first `chunks` sent, the
-/// call answered (so the server has admitted it). Returns the request sender and responses.
-async fn open_stream(
-    url: &str,
-    chunks: usize,
-) -> (
-    mpsc::Sender<StreamingRecognizeRequest>,
-    tonic::Streaming<StreamingRecognizeResponse>,
-) {
-    let mut client = compact_asr::client::connect(url).await.unwrap();
-    let (tx, rx) = mpsc::channel(64);
-    tx.send(config_request(AudioEncoding::Linear16, 16000, 1, false))
-        .await
-        .unwrap();
-    for chunk in tone_pcm().chunks(CHUNK_BYTES).take(chunks) {
-        tx.send(audio_request(chunk)).await.unwrap();
-    }
-    let responses = client
-        .streaming_recognize(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    (tx, responses)
-}
-
 /// Sends the tone's remaining chunks, half-closes and returns the finals' transcripts.
 async fn finish_stream(
     tx: mpsc::Sender<StreamingRecognizeRequest>,
@@ -330,8 +305,10 @@ async fn an_exhausted_pool_refuses_after_its_wait_and_keeps_serving_the_open_str
     let engine = engine(&tiny_model(), 2, acquire_timeout);
     let (server, mut client) = start(engine.clone()).await;
     let url = server.url();
-    let first = open_stream(&url, 5).await;
-    let second = open_stream(&url, 8).await;
+    let pcm = tone_pcm();
+    let chunks: Vec<&[u8]> = pcm.chunks(CHUNK_BYTES).collect();
+    let first = open_live_stream(&url, 16000, &chunks[..5]).await;
+    let second = open_live_stream(&url, 16000, &chunks[..8]).await;
     assert_eq!(engine.pool_in_use(), 2);
 
     let asked = Instant::now();

@@ -8,10 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use compact_asr::proto::recognition_config::AudioEncoding;
-use compact_asr::proto::{StreamingRecognizeRequest, StreamingRecognizeResponse};
+use compact_asr::proto::StreamingRecognizeResponse;
 use compact_asr::server::{RunningServer, ServerOptions};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Streaming};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -28,30 +26,6 @@ async fn start_with_grace(grace: Duration) -> RunningServer {
     RunningServer::start_with(engine, "127.0.0.1:0", options)
         .await
         .unwrap()
-}
-
-/// Opens a stream (config plus the first `bytes` of audio) and keeps it open.
-async fn open_stream(
-    server: &RunningServer,
-    bytes: &[u8],
-) -> (
-    mpsc::Sender<StreamingRecognizeRequest>,
-    Streaming<StreamingRecognizeResponse>,
-) {
-    let mut client = compact_asr::client::connect(&server.url()).await.unwrap();
-    let (tx, rx) = mpsc::channel(16);
-    let rate = tone_wav().sample_rate as i32;
-    tx.send(config_request(AudioEncoding::Linear16, rate, 1, false))
-        .await
-        .unwrap();
-    tx.send(audio_request(bytes)).await.unwrap();
-    // The call returns once the server has admitted the stream and opened it.
-    let responses = client
-        .streaming_recognize(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    (tx, responses)
 }
 
 /// The final transcript, and how the call ended.
@@ -88,7 +62,8 @@ async fn during_the_drain_health_is_not_serving_new_streams_are_refused_and_open
     assert_eq!(health_status(&server).await, ServingStatus::Serving);
     let pcm = pcm16(&tone_wav().samples);
     let (first, rest) = pcm.split_at((pcm.len() / 2) & !1);
-    let (tx, responses) = open_stream(&server, first).await;
+    let (tx, responses) =
+        open_live_stream(&server.url(), tone_wav().sample_rate as i32, &[first]).await;
     // A connection opened before the drain, for the refused call.
     let mut late_client = compact_asr::client::connect(&url).await.unwrap();
     let health_channel = channel(&server).await;
@@ -140,7 +115,8 @@ async fn a_stream_open_at_the_deadline_gets_its_final_then_unavailable() {
     let server = start_with_grace(grace).await;
     let pcm = pcm16(&tone_wav().samples);
     // All the audio, but no half-close: a live caller still talking at the deadline.
-    let (tx, responses) = open_stream(&server, &pcm).await;
+    let (tx, responses) =
+        open_live_stream(&server.url(), tone_wav().sample_rate as i32, &[&pcm]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let started = Instant::now();

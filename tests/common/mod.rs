@@ -157,3 +157,30 @@ pub fn streaming_config_request(
         )),
     }
 }
+
+/// Opens a LINEAR16 mono stream at `rate` and sends `chunks`, keeping the request side open:
+/// the caller sends more, half-closes (drops the sender) or vanishes. The call returns once
+/// the server has admitted and opened the stream.
+pub async fn open_live_stream(
+    url: &str,
+    rate: i32,
+    chunks: &[&[u8]],
+) -> (
+    tokio::sync::mpsc::Sender<StreamingRecognizeRequest>,
+    tonic::Streaming<StreamingRecognizeResponse>,
+) {
+    let mut client = compact_asr::client::connect(url).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tx.send(config_request(AudioEncoding::Linear16, rate, 1, false))
+        .await
+        .unwrap();
+    for chunk in chunks {
+        tx.send(audio_request(chunk)).await.unwrap();
+    }
+    let responses = client
+        .streaming_recognize(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    (tx, responses)
+}
