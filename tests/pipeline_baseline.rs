@@ -1,5 +1,5 @@
-//! The shipped models on real recordings — the dense baseline and the compressed hybrid (the
-//! default) — : every `tests/data/*.wav` with a sibling `*.txt` transcript must come out
+//! The shipped models (the dense baseline and the compressed hybrid, the default) on real
+//! recordings: every `tests/data/*.wav` with a sibling `*.txt` transcript must come out
 //! within [`MAX_CER`] character error rate.
 //!
 //! The bound is loose because the first model is weak (see models/README.md); a broken

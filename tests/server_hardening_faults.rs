@@ -192,36 +192,28 @@ async fn doomed_stream(
 /// without a goodbye, as when a client process dies. Returns how many got a response first.
 async fn vanishing_clients(url: &str, streams: usize, connections: usize, round: usize) -> usize {
     let url = url.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let held = runtime.block_on(async {
-            let audio = Arc::new(tone_pcm());
-            let mut clients = Vec::new();
-            for _ in 0..connections {
-                clients.push(compact_asr::client::connect(&url).await.unwrap());
-            }
-            let tasks: Vec<_> = (0..streams)
-                .map(|k| {
-                    let ix = round * streams + k;
-                    let client = clients[k % connections].clone();
-                    let give_up = GIVE_UPS[ix % GIVE_UPS.len()];
-                    tokio::spawn(doomed_stream(client, Arc::clone(&audio), give_up, ix))
-                })
-                .collect();
-            let mut held = Vec::new();
-            for task in tasks {
-                held.push(task.await.unwrap());
-            }
-            held
-        });
-        runtime.shutdown_background();
-        held.iter().filter(|(_, responded)| *responded).count()
+    let held = as_a_dying_process(async move {
+        let audio = Arc::new(tone_pcm());
+        let mut clients = Vec::new();
+        for _ in 0..connections {
+            clients.push(compact_asr::client::connect(&url).await.unwrap());
+        }
+        let tasks: Vec<_> = (0..streams)
+            .map(|k| {
+                let ix = round * streams + k;
+                let client = clients[k % connections].clone();
+                let give_up = GIVE_UPS[ix % GIVE_UPS.len()];
+                tokio::spawn(doomed_stream(client, Arc::clone(&audio), give_up, ix))
+            })
+            .collect();
+        let mut held = Vec::new();
+        for task in tasks {
+            held.push(task.await.unwrap());
+        }
+        held
     })
-    .await
-    .unwrap()
+    .await;
+    held.iter().filter(|(_, responded)| *responded).count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,8 +9,6 @@ use std::time::Duration;
 use common::*;
 use compact_asr::proto::recognition_config::AudioEncoding;
 use compact_asr::proto::{RecognitionConfig, RecognizeRequest};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 use tonic::Code;
 
@@ -77,31 +75,10 @@ async fn out_of_range_sample_rates_and_channels_are_invalid_argument() {
     }
 }
 
-/// Opens a stream on its own connection and returns once the server has given it a session
-/// (the call is answered only after its stream is open). Keep the handles to hold it.
-async fn hold_session(
-    url: &str,
-) -> (
-    mpsc::Sender<compact_asr::proto::StreamingRecognizeRequest>,
-    tonic::Response<tonic::Streaming<compact_asr::proto::StreamingRecognizeResponse>>,
-) {
-    let mut client = compact_asr::client::connect(url).await.unwrap();
-    let (tx, rx) = mpsc::channel(4);
-    tx.send(config_request(AudioEncoding::Linear16, 16000, 1, false))
-        .await
-        .unwrap();
-    tx.send(audio_request(&[0; 3201])).await.unwrap();
-    let responses = client
-        .streaming_recognize(ReceiverStream::new(rx))
-        .await
-        .unwrap();
-    (tx, responses)
-}
-
 #[tokio::test]
 async fn exhausted_pool_gives_resource_exhausted() {
     let (server, mut client) = start_tiny(1, SHORT_WAIT).await;
-    let _held = hold_session(&server.url()).await;
+    let _held = open_live_stream(&server.url(), 16000, &[&[0; 3201]]).await;
     let config = config_request(AudioEncoding::Linear16, 16000, 1, false);
     let result = stream(&mut client, vec![config]).await;
     assert_status(result, Code::ResourceExhausted, "busy");
@@ -113,17 +90,9 @@ async fn a_client_that_goes_away_mid_stream_frees_its_session() {
     let url = server.url();
     // Client A lives on its own runtime; shutting that runtime down drops its connection
     // mid-stream, without a half-close, as when a client process dies.
-    tokio::task::spawn_blocking(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let held = runtime.block_on(hold_session(&url));
-        runtime.shutdown_background();
-        drop(held);
-    })
-    .await
-    .unwrap();
+    let held =
+        as_a_dying_process(async move { open_live_stream(&url, 16000, &[&[0; 3201]]).await }).await;
+    drop(held);
 
     // With a one-session pool, this stream can only open once A's session is back.
     let audio = pcm16(&tone_wav().samples);

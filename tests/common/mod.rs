@@ -184,3 +184,22 @@ pub async fn open_live_stream(
         .into_inner();
     (tx, responses)
 }
+
+/// Runs `client` on a runtime of its own, then shuts that runtime down without closing
+/// anything: its connections die without a goodbye, as when a client process is killed.
+/// Returns what the client held (dropped by the caller only after the runtime is gone).
+pub async fn as_a_dying_process<T: Send + 'static>(
+    client: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let held = runtime.block_on(client);
+        runtime.shutdown_background();
+        held
+    })
+    .await
+    .unwrap()
+}
