@@ -7,6 +7,10 @@
 //! microseconds per model call, per stream-frame, and the real-time streams one core holds
 //! at that cost.
 
+/// The allocator the server runs with (Cargo.toml says why), so benchmarks measure it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

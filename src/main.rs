@@ -1,6 +1,10 @@
 //! `compact-asr`: the command line. Thin by design: it parses flags, sets up logging and
 //! calls the library, so everything it does is also reachable (and tested) from Rust.
 
+/// The allocator the server runs with (Cargo.toml says why), so benchmarks measure it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -121,26 +121,49 @@ def toeplitz_dense_t(gb: GraphBuilder, tm: ToeplitzLike) -> str:
     return gb.op("Transpose", [w], "w_t", perm=[1, 0])
 
 
-def structured_product(gb: GraphBuilder, x: str, rank: int, w, matvec: str) -> str:
-    """x [..., cols] @ W^T for any structured W (a SharedLowRank gets x already projected)."""
+def structured_product(gb: GraphBuilder, x: str, rank: int, w, matvec: str,
+                       scale: np.ndarray | None = None) -> str:
+    """x [..., cols] @ (W diag(scale))^T for any structured W (a SharedLowRank gets x already
+    projected). The column scale lands in the first factor (low-rank V, or the dense
+    Toeplitz-like blocks, rebuilt and scaled at load), so it costs nothing per frame."""
     if isinstance(w, LowRank):
-        z = gb.op("MatMul", [x, gb.const("v_t", _np(w.v).T)])
+        v_t = _np(w.v).T if scale is None else (w.v.detach().double().numpy().T * scale[:, None])
+        z = gb.op("MatMul", [x, gb.const("v_t", v_t.astype(np.float32))])
         return gb.op("MatMul", [z, gb.const("u_t", _np(w.u).T)])
     if isinstance(w, SharedLowRank):
+        if scale is not None:
+            raise ValueError("a shared low-rank matrix never reads the features")
         return gb.op("MatMul", [x, gb.const("u_t", _np(w.u).T)])
     if isinstance(w, ToeplitzLike):
         if matvec == "fft":
+            if scale is not None:
+                x = gb.op("Mul", [x, gb.const("col_scale", scale.astype(np.float32))])
             return toeplitz_fft(gb, x, rank, w)
-        return gb.op("MatMul", [x, toeplitz_dense_t(gb, w)])
+        w_t = toeplitz_dense_t(gb, w)
+        if scale is not None:
+            w_t = gb.op("Mul", [w_t, gb.const("col_scale", scale.astype(np.float32)[:, None])])
+        return gb.op("MatMul", [x, w_t])
     raise TypeError(type(w))
+
+
+def folded_cmvn(model) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, bias shift) that move the fixed CMVN into the first layer's input product.
+
+    W ((x - mean) * inv_std) + b = (W diag(inv_std)) x + (b - W (mean * inv_std)): the graph
+    then has no per-frame normalisation ops (an elementwise pass over every input value that
+    tract runs outside its matmul kernels). Computed in float64.
+    """
+    scale = model.cmvn_inv_std.double().numpy()
+    offset = model.cmvn_mean.double().numpy() * scale
+    return scale, model.rnn.w_x[0].weight().detach().double().numpy() @ offset
 
 
 # ---------------------------------------------------------------- one layer
 
 def lstm_layer(gb: GraphBuilder, stack, l: int, x: str, h0: str, c0: str, matvec: str,
-               top: bool) -> tuple[str, str, str]:
+               top: bool, cmvn: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[str, str, str]:
     """Wire layer l on x [T, B, m]; returns (per-step output [T, B, .], h_last, c_last), the
-    last two [1, B, n].
+    last two [1, B, n]. `cmvn` (first layer only): folded_cmvn's scale and bias shift.
 
     The per-step output is p = P h when the layer above reuses this layer's projection, else h.
     A shared layer's Scan state is (c, p), not (c, h): h is not needed by the next step, and an
@@ -148,7 +171,9 @@ def lstm_layer(gb: GraphBuilder, stack, l: int, x: str, h0: str, c0: str, matvec
     the per-step h output.
     """
     n, kind = stack.hidden, stack.kinds[l]
-    gx = gb.op("Add", [structured_product(gb, x, 3, stack.w_x[l], matvec), gb.const("b", _np(stack.b[l]))])
+    scale, shift = cmvn if cmvn is not None else (None, 0.0)
+    bias = (stack.b[l].detach().double().numpy() - shift).astype(np.float32)
+    gx = gb.op("Add", [structured_product(gb, x, 3, stack.w_x[l], matvec, scale), gb.const("b", bias)])
     shared = kind == SHARED
     emit_projection = shared and not top and stack.input_is_shared(l + 1)
     r = stack.projections[str(l)].p.shape[0] if shared else 0
@@ -205,16 +230,14 @@ def build_compact_graph(model, matvec: str = "dense", opset: int = 17) -> onnx.M
     stack, n, layers = model.rnn, model.hidden, model.layers
     dim, vocab = model.config["input_dim"], model.config["vocab"]
     gb = GraphBuilder("")
-    mean = gb.const("cmvn_mean", _np(model.cmvn_mean))
-    inv_std = gb.const("cmvn_inv_std", _np(model.cmvn_inv_std))
-    normalized = gb.op("Mul", [gb.op("Sub", ["features", mean]), inv_std], "normalized")
-    x = gb.op("Transpose", [normalized], "x", perm=[1, 0, 2])                   # [T, B, D]
+    x = gb.op("Transpose", ["features"], "x", perm=[1, 0, 2])                   # [T, B, D]
     h_outs, c_outs = [], []
     for l in range(layers):
         start, end, axis0 = gb.ints("start", [l]), gb.ints("end", [l + 1]), gb.ints("axes", [0])
         h0 = gb.op("Squeeze", [gb.op("Slice", ["h_in", start, end, axis0]), axis0], f"h0_{l}")
         c0 = gb.op("Squeeze", [gb.op("Slice", ["c_in", start, end, axis0]), axis0], f"c0_{l}")
-        x, h_last, c_last = lstm_layer(gb, stack, l, x, h0, c0, matvec, top=l == layers - 1)
+        x, h_last, c_last = lstm_layer(gb, stack, l, x, h0, c0, matvec, top=l == layers - 1,
+                                       cmvn=folded_cmvn(model) if l == 0 else None)
         h_outs.append(h_last)
         c_outs.append(c_last)
     gb.nodes += [helper.make_node("Concat", h_outs, ["h_out"], axis=0),

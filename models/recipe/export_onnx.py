@@ -58,14 +58,10 @@ def build_graph(model: AcousticModel, toeplitz_matvec: str = "dense") -> onnx.Mo
         return build_compact_graph(model, toeplitz_matvec, OPSET)
     n, layers, rnn = model.hidden, model.layers, model.rnn
     dim, vocab = model.config["input_dim"], model.config["vocab"]
-    inits = [
-        numpy_helper.from_array(model.cmvn_mean.numpy().astype(np.float32), "cmvn_mean"),
-        numpy_helper.from_array(model.cmvn_inv_std.numpy().astype(np.float32), "cmvn_inv_std"),
-    ]
+    inits = []
     nodes = [
-        helper.make_node("Sub", ["features", "cmvn_mean"], ["centered"]),
-        helper.make_node("Mul", ["centered", "cmvn_inv_std"], ["normalized"]),
-        helper.make_node("Transpose", ["normalized"], ["x_0"], perm=[1, 0, 2]),  # [T, B, D]
+        # CMVN is folded into layer 0's W and bias (see compact_onnx.folded_cmvn).
+        helper.make_node("Transpose", ["features"], ["x_0"], perm=[1, 0, 2]),  # [T, B, D]
         helper.make_node("Constant", [], ["squeeze_axes"],
                          value=numpy_helper.from_array(np.array([1], np.int64))),
         helper.make_node("Constant", [], ["slice_axes"],
@@ -75,8 +71,13 @@ def build_graph(model: AcousticModel, toeplitz_matvec: str = "dense") -> onnx.Mo
     for k in range(layers):
         w = onnx_gates(getattr(rnn, f"weight_ih_l{k}"), n)[None]
         r = onnx_gates(getattr(rnn, f"weight_hh_l{k}"), n)[None]
-        b = np.concatenate([onnx_gates(getattr(rnn, f"bias_ih_l{k}"), n),
-                            onnx_gates(getattr(rnn, f"bias_hh_l{k}"), n)])[None]
+        b_ih = onnx_gates(getattr(rnn, f"bias_ih_l{k}"), n)
+        if k == 0:
+            scale = model.cmvn_inv_std.double().numpy()
+            w64 = w.astype(np.float64) * scale
+            b_ih = (b_ih - w64[0] @ model.cmvn_mean.double().numpy()).astype(np.float32)
+            w = w64.astype(np.float32)
+        b = np.concatenate([b_ih, onnx_gates(getattr(rnn, f"bias_hh_l{k}"), n)])[None]
         inits += [numpy_helper.from_array(w, f"lstm{k}_W"), numpy_helper.from_array(r, f"lstm{k}_R"),
                   numpy_helper.from_array(b, f"lstm{k}_B"),
                   numpy_helper.from_array(np.array([k], np.int64), f"lstm{k}_start"),

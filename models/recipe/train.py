@@ -168,7 +168,12 @@ def main(argv: list[str]) -> None:
     np.random.seed(a.seed)
     a.exp.mkdir(parents=True, exist_ok=True)
 
-    clean = sorted(uid for uid, *_ in load_cache(a.train)[1] if not uid.endswith("-aug"))
+    # Drawn from the first corpus only (utterance index < 50000; the extension starts there,
+    # corpus/build.py EXTRA_IDX0): growing the corpus must not move sentences between the
+    # held-out set and training, or runs resumed on the grown corpus would be scored on
+    # sentences they were trained on.
+    clean = sorted(uid for uid, *_ in load_cache(a.train)[1]
+                   if not uid.endswith("-aug") and int(uid.rsplit("-", 1)[1]) < 50_000)
     held = set(random.Random(a.seed).sample(clean, min(a.holdout, len(clean) // 10)))
     base_id = lambda uid: uid.removesuffix("-aug")
     train = Corpus(a.train, keep=lambda uid: base_id(uid) not in held)

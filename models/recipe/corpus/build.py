@@ -28,27 +28,47 @@ def _safe(name: str) -> str:
     return name.replace("+", "_")
 
 
+# Utterance index where the extension's ids start (ids stay unique per voice).
+EXTRA_IDX0 = 50_000
+
+
+def _assign_voices(sentences: list[str], rng: random.Random, idx0: int) -> list[dict]:
+    """Training jobs for sentences, split over engines by TRAIN_SHARE."""
+    voices = [v for v in all_voices() if v.split == "train"]
+    jobs, pos, n = [], 0, len(sentences)
+    for engine, share in TRAIN_SHARE.items():
+        pool = [v for v in voices if v.engine == engine]
+        count = round(n * share) if engine != "festival" else n - pos
+        for i in range(count):
+            jobs.append(dict(split="train", voice=pool[i % len(pool)] if len(pool) > 1 and
+                             engine == "espeak" else rng.choice(pool),
+                             text=sentences[pos], idx=idx0 + i))
+            pos += 1
+    return jobs
+
+
 def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice: int,
-              seed: int, audio_dir: Path) -> list[dict]:
-    """Assign sentences to voices. Returns synthesis jobs in a seeded random order."""
+              seed: int, audio_dir: Path, n_extra: int = 0) -> list[dict]:
+    """Assign sentences to voices. Returns synthesis jobs in a seeded random order.
+
+    n_extra adds that many more training sentences (disjoint from the first n_train) drawn
+    by a generator of their own: the first n_train jobs, their ids, seeds and files are the
+    same with or without the extension, so an existing corpus grows without re-synthesis.
+    """
     rng = random.Random(seed)
-    voices = all_voices()
     jobs = []
-    test_voices = [v for v in voices if v.split == "test"]
+    test_voices = [v for v in all_voices() if v.split == "test"]
     test_iter = iter(test)
     for v in test_voices:
         for i in range(n_test_per_voice):
             jobs.append(dict(split="test", voice=v, text=next(test_iter), idx=i))
     sentences = rng.sample(train, n_train)
-    pos = 0
-    for engine, share in TRAIN_SHARE.items():
-        pool = [v for v in voices if v.engine == engine and v.split == "train"]
-        count = round(n_train * share) if engine != "festival" else n_train - pos
-        for i in range(count):
-            jobs.append(dict(split="train", voice=pool[i % len(pool)] if len(pool) > 1 and
-                             engine == "espeak" else rng.choice(pool),
-                             text=sentences[pos], idx=i))
-            pos += 1
+    jobs += _assign_voices(sentences, rng, 0)
+    if n_extra:
+        xrng = random.Random(seed + 2)
+        used = set(sentences)
+        extra = xrng.sample([s for s in train if s not in used], n_extra)
+        jobs += _assign_voices(extra, xrng, EXTRA_IDX0)
     for j, job in enumerate(jobs):
         name = _safe(job["voice"].name)
         job["id"] = f"{name}-{job['idx']:05d}"
@@ -111,6 +131,9 @@ def main() -> None:
     ap.add_argument("--work", default="models/recipe/work")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--train-utts", type=int, default=5500)
+    ap.add_argument("--extra-train-utts", type=int, default=0,
+                    help="more training sentences on top of --train-utts (grows a corpus "
+                         "without changing its first part)")
     ap.add_argument("--test-utts-per-voice", type=int, default=150)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--synth-deadline", type=float, default=0,
@@ -131,7 +154,7 @@ def main() -> None:
              len(train_text), len(test_text))
 
     jobs = plan_jobs(train_text, test_text, a.train_utts, a.test_utts_per_voice, a.seed,
-                     work / "audio")
+                     work / "audio", a.extra_train_utts)
     res = _run_pool(_synth_job, jobs, a.workers, "synth", a.synth_deadline or None)
     done = [(j, d) for j, d, err in res if d is not None]
     for j, d, err in res:
@@ -144,9 +167,13 @@ def main() -> None:
     train_rows = [(j["id"], rel(j["path"]), d, j["text"]) for j, d in done if j["split"] == "train"]
     test_rows = [(j["id"], rel(j["path"]), d, j["text"]) for j, d in done if j["split"] == "test"]
 
+    # The extension's copies are planned after the first corpus's, so those keep their seeds.
     rng = random.Random(a.seed + 1)
-    clean_train = sorted((j for j, _ in done if j["split"] == "train"), key=lambda j: j["id"])
-    babble_src = [j["path"] for j in rng.sample(clean_train, min(300, len(clean_train)))]
+    clean = sorted((j for j, _ in done if j["split"] == "train"), key=lambda j: j["id"])
+    clean_train = [j for j in clean if j["idx"] < EXTRA_IDX0]
+    clean_train += [j for j in clean if j["idx"] >= EXTRA_IDX0]
+    n_first = sum(j["idx"] < EXTRA_IDX0 for j in clean)
+    babble_src = [j["path"] for j in rng.sample(clean_train[:n_first], min(300, n_first))]
     aug_items = [(j, str(work / "audio" / "train_aug" / _safe(j["voice"].name) /
                          f"{j['id']}-aug.wav"), a.seed * 7919 + i, babble_src)
                  for i, j in enumerate(clean_train)]

@@ -9,7 +9,10 @@ import unittest
 import numpy as np
 import soundfile as sf
 
+from pathlib import Path
+
 from .augment import augment
+from .build import EXTRA_IDX0, plan_jobs
 from .normalize import normalize, number_to_words, ordinal_words, year_words
 from .texts import collect, template_sentences
 from .voices import TEST_VOICES, all_voices
@@ -51,6 +54,25 @@ class SplitTest(unittest.TestCase):
         test = [v for v in all_voices() if v.split == "test"]
         self.assertEqual({v.name for v in test}, TEST_VOICES)
         self.assertGreaterEqual(len({v.engine for v in test}), 2)
+
+
+class ExtensionTest(unittest.TestCase):
+    def test_extension_keeps_the_first_corpus_and_adds_new_sentences(self):
+        train = [f"train sentence {i}" for i in range(3000)]
+        test = [f"test sentence {i}" for i in range(30)]
+        plan = lambda extra: {j["id"]: j for j in plan_jobs(train, test, 400, 10, 5, Path("/a"), extra)}
+        first, grown = plan(0), plan(300)
+        self.assertEqual(len(grown), len(first) + 300)
+        for uid, job in first.items():
+            g = grown[uid]
+            self.assertEqual((g["text"], g["seed"], g["voice"], g["path"]),
+                             (job["text"], job["seed"], job["voice"], job["path"]))
+        added = [j for uid, j in grown.items() if uid not in first]
+        self.assertTrue(all(j["split"] == "train" and j["idx"] >= EXTRA_IDX0 for j in added))
+        first_texts = {j["text"] for j in first.values()}
+        self.assertFalse({j["text"] for j in added} & first_texts)
+        self.assertEqual(len({j["text"] for j in added}), 300)
+        self.assertFalse({j["text"] for j in added} & set(test))
 
 
 class AugmentTest(unittest.TestCase):
