@@ -183,15 +183,8 @@ struct ConfigArgs {
 
 #[derive(Debug, Args)]
 struct TranscribeArgs {
-    /// Stream to this server (e.g. http://127.0.0.1:50051) instead of recognising in-process.
-    #[arg(long)]
-    server: Option<String>,
-    /// Audio per streamed chunk.
-    #[arg(long, default_value_t = 100)]
-    chunk_ms: u32,
-    /// Pace chunks at real time, like a live microphone.
-    #[arg(long)]
-    realtime: bool,
+    #[command(flatten)]
+    stream: StreamArgs,
     /// Bearer token for a server started with an auth token.
     #[arg(
         long,
@@ -210,6 +203,22 @@ struct TranscribeArgs {
     files: Vec<PathBuf>,
 }
 
+/// How `transcribe` and `bench` feed a file to the recogniser.
+#[derive(Debug, Args)]
+struct StreamArgs {
+    /// Stream to this server (e.g. http://127.0.0.1:50051); without it, the model runs
+    /// in-process (`bench` starts a server of its own on a loopback port).
+    #[arg(long)]
+    server: Option<String>,
+    /// Audio per streamed chunk.
+    #[arg(long, default_value_t = 100)]
+    chunk_ms: u32,
+    /// Pace chunks at real time, like a live microphone (`bench`: measures the final
+    /// latency a live caller sees).
+    #[arg(long)]
+    realtime: bool,
+}
+
 #[derive(Debug, Args)]
 struct EvalArgs {
     #[command(flatten)]
@@ -221,15 +230,8 @@ struct EvalArgs {
 
 #[derive(Debug, Args)]
 struct BenchArgs {
-    /// Benchmark this server; without it, one is started in-process on a loopback port.
-    #[arg(long)]
-    server: Option<String>,
-    /// Audio per streamed chunk.
-    #[arg(long, default_value_t = 100)]
-    chunk_ms: u32,
-    /// Pace chunks at real time: measures the final latency a live caller sees.
-    #[arg(long)]
-    realtime: bool,
+    #[command(flatten)]
+    stream: StreamArgs,
     #[command(flatten)]
     model: ModelArgs,
     /// A WAV file.
@@ -352,13 +354,13 @@ fn print_config(args: &ConfigArgs) -> anyhow::Result<()> {
 
 async fn transcribe_files(args: TranscribeArgs) -> anyhow::Result<()> {
     let options = StreamOptions {
-        chunk_ms: args.chunk_ms,
-        realtime: args.realtime,
+        chunk_ms: args.stream.chunk_ms,
+        realtime: args.stream.realtime,
         bearer_token: args.token.clone(),
         ..StreamOptions::default()
     };
     let mut failures = 0;
-    match &args.server {
+    match &args.stream.server {
         Some(url) => {
             let mut client = client::connect_with_ca(url, args.ca.as_deref()).await?;
             for file in &args.files {
@@ -374,7 +376,7 @@ async fn transcribe_files(args: TranscribeArgs) -> anyhow::Result<()> {
         None => {
             let engine = args.model.load(None).await?;
             for file in &args.files {
-                let result = transcribe::transcribe_file(&engine, file, args.chunk_ms).await;
+                let result = transcribe::transcribe_file(&engine, file, args.stream.chunk_ms).await;
                 failures += usize::from(!report(file, result.map_err(Into::into)));
             }
         }
@@ -412,12 +414,17 @@ async fn evaluate(args: EvalArgs) -> anyhow::Result<()> {
 
 async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     let audio = read_wav_file(&args.file)?;
-    let report = match &args.server {
-        Some(url) => bench::run(url, &audio, args.chunk_ms, args.realtime).await?,
+    let StreamArgs {
+        server,
+        chunk_ms,
+        realtime,
+    } = &args.stream;
+    let report = match server {
+        Some(url) => bench::run(url, &audio, *chunk_ms, *realtime).await?,
         None => {
             let engine = args.model.load(None).await?;
             let server = RunningServer::start(engine, "127.0.0.1:0").await?;
-            let report = bench::run(&server.url(), &audio, args.chunk_ms, args.realtime).await?;
+            let report = bench::run(&server.url(), &audio, *chunk_ms, *realtime).await?;
             server.stop().await?;
             report
         }
