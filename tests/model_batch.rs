@@ -15,7 +15,7 @@ const BASELINE: &str = "models/baseline";
 fn load(model_dir: &str) -> (Arc<AcousticModel>, Vec<f32>) {
     let dir = Path::new(model_dir);
     let spec = ModelSpec::load(&dir.join("model.toml")).unwrap();
-    let model = Arc::new(AcousticModel::load(&spec).unwrap());
+    let model = Arc::new(AcousticModel::load(&spec, Some(4)).unwrap());
     let bytes = std::fs::read(dir.join("reference/features.f32")).unwrap();
     let features = bytes
         .chunks_exact(4)

@@ -20,7 +20,7 @@ const HYBRID: &str = "models/hybrid";
 
 fn load(model_dir: &Path) -> (ModelSpec, Arc<AcousticModel>) {
     let spec = ModelSpec::load(&model_dir.join("model.toml")).unwrap();
-    let model = Arc::new(AcousticModel::load(&spec).unwrap());
+    let model = Arc::new(AcousticModel::load(&spec, Some(4)).unwrap());
     (spec, model)
 }
 
@@ -119,7 +119,7 @@ fn tiny_copy(edit: impl Fn(String) -> String) -> (tempfile::TempDir, PathBuf) {
 
 fn load_error(toml: &Path) -> String {
     let spec = ModelSpec::load(toml).unwrap();
-    match AcousticModel::load(&spec) {
+    match AcousticModel::load(&spec, None) {
         Err(err @ AsrError::ModelLoad { .. }) => err.to_string(),
         other => panic!("expected ModelLoad, got {other:?}"),
     }

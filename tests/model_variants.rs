@@ -33,7 +33,8 @@ fn check_variant(folder: &str, variant: Variant) {
         .into_iter()
         .find(|m| folder.ends_with(&format!("_{m}")));
     assert_eq!(matvec, want, "{folder}: toeplitz_matvec");
-    let model = Arc::new(AcousticModel::load(&spec).unwrap_or_else(|e| panic!("{folder}: {e}")));
+    let model =
+        Arc::new(AcousticModel::load(&spec, None).unwrap_or_else(|e| panic!("{folder}: {e}")));
     let r = read_reference(&dir);
     assert_eq!((model.input_dim(), model.vocab()), (r.dim, r.vocab));
     let whole = run_chunked(&model, &r.features, &[r.frames]);
@@ -88,7 +89,7 @@ fn toeplitz_fft_and_dense_exports_agree() {
         let dir = PathBuf::from(FIXTURES).join(folder);
         let size = std::fs::metadata(dir.join("model.onnx")).unwrap().len();
         let spec = ModelSpec::load(&dir.join("model.toml")).unwrap();
-        (size, Arc::new(AcousticModel::load(&spec).unwrap()))
+        (size, Arc::new(AcousticModel::load(&spec, None).unwrap()))
     };
     let (fft_size, fft) = load("toeplitz_fft");
     let (dense_size, dense) = load("toeplitz_dense");

@@ -25,28 +25,37 @@ use crate::model::spec::{ModelSpec, StateSpec};
 pub struct AcousticModel {
     /// Any batch size.
     plan: Arc<TypedRunnableModel>,
-    /// Batch fixed at 1: a lone stream's chunk (unbatched sessions, a quiet server) is the
-    /// commonest call, and with every shape known tract skips evaluating symbolic shapes
-    /// in each op of each LSTM step (−8 % per frame on the default model, docs/benchmarks.md).
+    /// Batch fixed at 1, any length: a lone stream's odd-length chunk, a whole file. With
+    /// the batch known tract evaluates fewer symbolic shapes in each op of each LSTM step.
     single: Arc<TypedRunnableModel>,
+    /// Batch 1 at the engine's chunk length, every shape known: a lone stream's regular
+    /// chunk (unbatched sessions, a quiet server) is the commonest call, and this plan runs
+    /// it ~20 % faster than the any-batch one (docs/benchmarks.md).
+    single_chunk: Option<(usize, Arc<TypedRunnableModel>)>,
     states: Vec<StateSpec>,
     input_dim: usize,
     vocab: usize,
 }
 
 impl AcousticModel {
-    /// Loads `spec`'s ONNX file and optimises it for any batch size and chunk length.
-    pub fn load(spec: &ModelSpec) -> Result<AcousticModel, AsrError> {
+    /// Loads `spec`'s ONNX file and optimises it for any batch size and chunk length, and
+    /// for one stream's chunk of `chunk_frames` frames when given (the engine's chunk).
+    pub fn load(spec: &ModelSpec, chunk_frames: Option<usize>) -> Result<AcousticModel, AsrError> {
         let path = spec.onnx_path();
         let load_error = |reason: String| AsrError::ModelLoad {
             path: path.clone(),
             reason,
         };
-        let plan = build_plan(spec, None).map_err(|e| load_error(format!("{e:#}")))?;
-        let single = build_plan(spec, Some(1)).map_err(|e| load_error(format!("{e:#}")))?;
+        let build =
+            |batch, time| build_plan(spec, batch, time).map_err(|e| load_error(format!("{e:#}")));
+        let single_chunk = match chunk_frames {
+            Some(frames) => Some((frames, build(Some(1), Some(frames))?)),
+            None => None,
+        };
         let model = AcousticModel {
-            plan,
-            single,
+            plan: build(None, None)?,
+            single: build(Some(1), None)?,
+            single_chunk,
             states: spec.states.clone(),
             input_dim: spec.input_dim(),
             vocab: spec.vocab.tokens.len(),
@@ -128,7 +137,11 @@ impl AcousticModel {
             let parts: Vec<&Tensor> = jobs.iter().map(|(_, state)| &state.0[ix]).collect();
             inputs.push(Tensor::stack_tensors(spec.batch_axis, &parts)?.into_tvalue());
         }
-        let plan = if batch == 1 { &self.single } else { &self.plan };
+        let plan = match &self.single_chunk {
+            _ if batch > 1 => &self.plan,
+            Some((frames, plan)) if *frames == time => plan,
+            _ => &self.single,
+        };
         let outputs = plan.run(inputs)?;
         let mut outputs = outputs.into_iter();
         let log_probs = outputs.next().context("model returned no log_probs")?;
@@ -157,12 +170,19 @@ impl AcousticModel {
     /// num_mel_bins`) and tract's analysis does not always check it against the graph's
     /// weights, so a mismatch would otherwise fail every stream instead of the start-up.
     fn check_trial_run(&self, spec: &ModelSpec) -> Result<(), String> {
-        let frames = vec![0.0; 2 * self.input_dim];
-        let (one, two) = frames.split_at(self.input_dim);
+        let time = self.single_chunk.as_ref().map_or(1, |(frames, _)| *frames);
+        let frames = vec![0.0; 2 * time * self.input_dim];
+        let (one, two) = frames.split_at(time * self.input_dim);
         let (mut a, mut b) = (self.zero_state(), self.zero_state());
-        // Batch 1 and batch 2 exercise both plans.
-        self.run_batch(1, &mut [(one, &mut a)])
-            .and_then(|_| self.run_batch(1, &mut [(one, &mut a), (two, &mut b)]))
+        // Every plan: one stream's chunk, one odd-length chunk, a batch of two.
+        self.run_batch(time, &mut [(one, &mut a)])
+            .and_then(|_| {
+                self.run_batch(
+                    time + 1,
+                    &mut [(&frames[..(time + 1) * self.input_dim], &mut a)],
+                )
+            })
+            .and_then(|_| self.run_batch(time, &mut [(one, &mut a), (two, &mut b)]))
             .map(drop)
             .map_err(|e| {
                 format!(
@@ -211,10 +231,11 @@ impl AcousticModel {
 }
 
 /// Loads the ONNX file, names inputs/outputs in contract order and optimises with symbolic
-/// time `T` and batch `B`, or the batch fixed at `fixed_batch`.
+/// batch `B` and time `T`, or either fixed.
 fn build_plan(
     spec: &ModelSpec,
     fixed_batch: Option<usize>,
+    fixed_time: Option<usize>,
 ) -> TractResult<Arc<TypedRunnableModel>> {
     let mut model = tract_onnx::onnx().model_for_path(spec.onnx_path())?;
     let inputs = std::iter::once(&spec.onnx.input).chain(spec.states.iter().map(|s| &s.input));
@@ -225,7 +246,10 @@ fn build_plan(
         Some(b) => b.into(),
         None => model.sym("B").into(),
     };
-    let time = model.sym("T");
+    let time: TDim = match fixed_time {
+        Some(t) => t.into(),
+        None => model.sym("T").into(),
+    };
     // Without these tract cannot prove that a `[B, 256]` tensor holds more than a handful
     // of values, so the elementwise ops of every LSTM step stay on its generic broadcasting
     // path instead of the SIMD kernels: half the run time of a compact model (perf, lowrank_r32).
@@ -233,7 +257,7 @@ fn build_plan(
     model.symbols.add_assertion("T >= 1")?;
     model.set_input_fact(
         0,
-        f32::fact(dims!(batch.clone(), time, spec.input_dim())).into(),
+        f32::fact(dims!(batch.clone(), time.clone(), spec.input_dim())).into(),
     )?;
     for (ix, state) in spec.states.iter().enumerate() {
         let shape: TVec<TDim> = state

@@ -119,13 +119,14 @@ impl Engine {
             None => None,
         };
         let spec = ModelSpec::load(&cfg.model_path)?;
-        let model = Arc::new(AcousticModel::load(&spec)?);
-        let scheduler = Arc::new(BatchScheduler::start(model, cfg.batch.clone())?);
-        let pool = Arc::new(SessionPool::new(scheduler, cfg.pool_size)?);
         let frame_ms = spec.model_frame_duration().as_secs_f64() * 1000.0;
         let frames_for = |ms: u32| (f64::from(ms) / frame_ms).ceil().max(1.0) as usize;
+        let chunk_frames = frames_for(cfg.chunk_ms);
+        let model = Arc::new(AcousticModel::load(&spec, Some(chunk_frames))?);
+        let scheduler = Arc::new(BatchScheduler::start(model, cfg.batch.clone())?);
+        let pool = Arc::new(SessionPool::new(scheduler, cfg.pool_size)?);
         let inner = EngineInner {
-            chunk_frames: frames_for(cfg.chunk_ms),
+            chunk_frames,
             interim_frames: frames_for(cfg.interim_interval_ms) as u64,
             acquire_timeout: cfg.acquire_timeout,
             decoder: cfg.decoder.clone(),

@@ -20,7 +20,7 @@ pub struct Model {
 impl Model {
     pub fn load(model_toml: &Path) -> Model {
         let spec = ModelSpec::load(model_toml).expect("model.toml");
-        let model = Arc::new(AcousticModel::load(&spec).expect("model.onnx"));
+        let model = Arc::new(AcousticModel::load(&spec, None).expect("model.onnx"));
         Model { spec, model }
     }
 
