@@ -2,8 +2,10 @@
 # Reproduce models/baseline from nothing: setup -> corpus -> features -> train -> export -> eval.
 #
 # Run time on the reference machine (2 CPU cores, no GPU), measured 2026-11-29:
-#   setup.sh ~1 min (venv present) · make_corpus.sh 22.5 min · features 70 s
-#   train ~65 min (28 epochs x ~2.3 min at 6-8k frames/s) · export 4 s · evaluate 8 s.
+#   setup.sh ~1 min (venv present) · make_corpus.sh ~35 min (22.5 min for the first 4,500
+#   sentences + 12 min for the second draw, EXTRA_TRAIN_UTTS) · features ~2 min
+#   train ~130 min (28 epochs x ~4.6 min over 19 h of audio at 6-8k frames/s; the first-draw
+#   corpus alone took ~2.3 min per epoch) · export 4 s · evaluate 8 s.
 # Results and the exact history of the shipped run: models/README.md.
 # Env: EPOCHS (default 28), EXP (default work/exp), OUT (default ../baseline).
 # Training resumes from $EXP/last.pt when present; delete $EXP to start over.
