@@ -146,16 +146,17 @@ def structured_product(gb: GraphBuilder, x: str, rank: int, w, matvec: str,
     raise TypeError(type(w))
 
 
-def folded_cmvn(model) -> tuple[np.ndarray, np.ndarray]:
-    """(scale, bias shift) that move the fixed CMVN into the first layer's input product.
+def folded_cmvn(model, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, bias shift) that move the model's fixed CMVN into the first layer's input
+    weights w [rows, input_dim]: use w diag(scale) and b - shift.
 
     W ((x - mean) * inv_std) + b = (W diag(inv_std)) x + (b - W (mean * inv_std)): the graph
     then has no per-frame normalisation ops (an elementwise pass over every input value that
-    tract runs outside its matmul kernels). Computed in float64.
+    tract runs outside its matmul kernels). Computed in float64; both exporters use it.
     """
     scale = model.cmvn_inv_std.double().numpy()
     offset = model.cmvn_mean.double().numpy() * scale
-    return scale, model.rnn.w_x[0].weight().detach().double().numpy() @ offset
+    return scale, w.astype(np.float64) @ offset
 
 
 # ---------------------------------------------------------------- one layer
@@ -237,7 +238,8 @@ def build_compact_graph(model, matvec: str = "dense", opset: int = 17) -> onnx.M
         h0 = gb.op("Squeeze", [gb.op("Slice", ["h_in", start, end, axis0]), axis0], f"h0_{l}")
         c0 = gb.op("Squeeze", [gb.op("Slice", ["c_in", start, end, axis0]), axis0], f"c0_{l}")
         x, h_last, c_last = lstm_layer(gb, stack, l, x, h0, c0, matvec, top=l == layers - 1,
-                                       cmvn=folded_cmvn(model) if l == 0 else None)
+                                       cmvn=folded_cmvn(model, stack.w_x[0].weight().detach().double().numpy())
+                                       if l == 0 else None)
         h_outs.append(h_last)
         c_outs.append(c_last)
     gb.nodes += [helper.make_node("Concat", h_outs, ["h_out"], axis=0),

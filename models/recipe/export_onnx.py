@@ -31,7 +31,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 import features as F
-from compact_onnx import TOEPLITZ_MATVECS, build_compact_graph, uses_toeplitz
+from compact_onnx import TOEPLITZ_MATVECS, build_compact_graph, folded_cmvn, uses_toeplitz
 from model import VOCAB, AcousticModel, count_parameters, lstm_parameters
 
 OPSET = 17
@@ -60,7 +60,7 @@ def build_graph(model: AcousticModel, toeplitz_matvec: str = "dense") -> onnx.Mo
     dim, vocab = model.config["input_dim"], model.config["vocab"]
     inits = []
     nodes = [
-        # CMVN is folded into layer 0's W and bias (see compact_onnx.folded_cmvn).
+        # CMVN is folded into layer 0's W and bias (compact_onnx.folded_cmvn).
         helper.make_node("Transpose", ["features"], ["x_0"], perm=[1, 0, 2]),  # [T, B, D]
         helper.make_node("Constant", [], ["squeeze_axes"],
                          value=numpy_helper.from_array(np.array([1], np.int64))),
@@ -73,10 +73,9 @@ def build_graph(model: AcousticModel, toeplitz_matvec: str = "dense") -> onnx.Mo
         r = onnx_gates(getattr(rnn, f"weight_hh_l{k}"), n)[None]
         b_ih = onnx_gates(getattr(rnn, f"bias_ih_l{k}"), n)
         if k == 0:
-            scale = model.cmvn_inv_std.double().numpy()
-            w64 = w.astype(np.float64) * scale
-            b_ih = (b_ih - w64[0] @ model.cmvn_mean.double().numpy()).astype(np.float32)
-            w = w64.astype(np.float32)
+            scale, shift = folded_cmvn(model, w[0])
+            w = (w.astype(np.float64) * scale).astype(np.float32)
+            b_ih = (b_ih - shift).astype(np.float32)
         b = np.concatenate([b_ih, onnx_gates(getattr(rnn, f"bias_hh_l{k}"), n)])[None]
         inits += [numpy_helper.from_array(w, f"lstm{k}_W"), numpy_helper.from_array(r, f"lstm{k}_R"),
                   numpy_helper.from_array(b, f"lstm{k}_B"),

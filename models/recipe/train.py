@@ -35,6 +35,7 @@ import torch
 from features import load_cache, read_frames_config
 from metrics import ErrorRate
 from compact import ARCHS
+from corpus.build import EXTRA_IDX0
 from model import AcousticModel, count_parameters, encode_text, greedy_decode, lstm_parameters
 
 
@@ -168,12 +169,12 @@ def main(argv: list[str]) -> None:
     np.random.seed(a.seed)
     a.exp.mkdir(parents=True, exist_ok=True)
 
-    # Drawn from the first corpus only (utterance index < 50000; the extension starts there,
-    # corpus/build.py EXTRA_IDX0): growing the corpus must not move sentences between the
+    # Drawn from the first corpus only (utterance index below EXTRA_IDX0, where the
+    # extension's ids start): growing the corpus must not move sentences between the
     # held-out set and training, or runs resumed on the grown corpus would be scored on
     # sentences they were trained on.
     clean = sorted(uid for uid, *_ in load_cache(a.train)[1]
-                   if not uid.endswith("-aug") and int(uid.rsplit("-", 1)[1]) < 50_000)
+                   if not uid.endswith("-aug") and int(uid.rsplit("-", 1)[1]) < EXTRA_IDX0)
     held = set(random.Random(a.seed).sample(clean, min(a.holdout, len(clean) // 10)))
     base_id = lambda uid: uid.removesuffix("-aug")
     train = Corpus(a.train, keep=lambda uid: base_id(uid) not in held)
