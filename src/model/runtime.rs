@@ -46,8 +46,11 @@ impl AcousticModel {
             path: path.clone(),
             reason,
         };
-        let build =
-            |batch, time| build_plan(spec, batch, time).map_err(|e| load_error(format!("{e:#}")));
+        // Parsed once; each plan optimises its own copy (parsing is a tenth of a plan's cost).
+        let parsed = parse(spec).map_err(|e| load_error(format!("{e:#}")))?;
+        let build = |batch, time| {
+            build_plan(parsed.clone(), spec, batch, time).map_err(|e| load_error(format!("{e:#}")))
+        };
         let single_chunk = match chunk_frames {
             Some(frames) => Some((frames, build(Some(1), Some(frames))?)),
             None => None,
@@ -230,18 +233,29 @@ impl AcousticModel {
     }
 }
 
-/// Loads the ONNX file, names inputs/outputs in contract order and optimises with symbolic
-/// batch `B` and time `T`, or either fixed.
-fn build_plan(
-    spec: &ModelSpec,
-    fixed_batch: Option<usize>,
-    fixed_time: Option<usize>,
-) -> TractResult<Arc<TypedRunnableModel>> {
+/// Loads the ONNX file and names inputs/outputs in contract order.
+fn parse(spec: &ModelSpec) -> TractResult<InferenceModel> {
     let mut model = tract_onnx::onnx().model_for_path(spec.onnx_path())?;
     let inputs = std::iter::once(&spec.onnx.input).chain(spec.states.iter().map(|s| &s.input));
     let outputs = std::iter::once(&spec.onnx.output).chain(spec.states.iter().map(|s| &s.output));
     model.set_input_names(inputs)?;
     model.select_outputs_by_name(outputs)?;
+    // Without these tract cannot prove that a `[B, 256]` tensor holds more than a handful
+    // of values, so the elementwise ops of every LSTM step stay on its generic broadcasting
+    // path instead of the SIMD kernels: half the run time of a compact model (perf, lowrank_r32).
+    // Once here: the copies `build_plan` optimises share this symbol scope.
+    model.symbols.add_assertion("B >= 1")?;
+    model.symbols.add_assertion("T >= 1")?;
+    Ok(model)
+}
+
+/// Optimises a copy of the parsed model with symbolic batch `B` and time `T`, or either fixed.
+fn build_plan(
+    mut model: InferenceModel,
+    spec: &ModelSpec,
+    fixed_batch: Option<usize>,
+    fixed_time: Option<usize>,
+) -> TractResult<Arc<TypedRunnableModel>> {
     let batch: TDim = match fixed_batch {
         Some(b) => b.into(),
         None => model.sym("B").into(),
@@ -250,11 +264,6 @@ fn build_plan(
         Some(t) => t.into(),
         None => model.sym("T").into(),
     };
-    // Without these tract cannot prove that a `[B, 256]` tensor holds more than a handful
-    // of values, so the elementwise ops of every LSTM step stay on its generic broadcasting
-    // path instead of the SIMD kernels: half the run time of a compact model (perf, lowrank_r32).
-    model.symbols.add_assertion("B >= 1")?;
-    model.symbols.add_assertion("T >= 1")?;
     model.set_input_fact(
         0,
         f32::fact(dims!(batch.clone(), time.clone(), spec.input_dim())).into(),
