@@ -233,6 +233,16 @@ impl AcousticModel {
     }
 }
 
+/// The plan [`AcousticModel`] runs for a batch and chunk length (`None`: any), built the same
+/// way: for tools that look inside it (examples/op_profile.rs times each of its nodes).
+pub fn optimised_plan(
+    spec: &ModelSpec,
+    fixed_batch: Option<usize>,
+    fixed_time: Option<usize>,
+) -> TractResult<Arc<TypedRunnableModel>> {
+    build_plan(parse(spec)?, spec, fixed_batch, fixed_time)
+}
+
 /// Loads the ONNX file and names inputs/outputs in contract order.
 fn parse(spec: &ModelSpec) -> TractResult<InferenceModel> {
     let mut model = tract_onnx::onnx().model_for_path(spec.onnx_path())?;
