@@ -41,9 +41,9 @@ struct Args {
     limit: usize,
     #[arg(long, default_value_t = 16)]
     beam_width: usize,
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = BeamConfig::default().lm_weight)]
     alpha: f32,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = BeamConfig::default().word_bonus)]
     beta: f32,
     #[arg(long, default_value_t = 5.0)]
     boost: f32,

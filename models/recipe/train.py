@@ -89,6 +89,17 @@ def make_batches(corpus: Corpus, max_frames: int, max_utts: int, seed: int) -> l
     return batches
 
 
+def held_out_ids(train_cache: Path, count: int, seed: int) -> set[str]:
+    """The clean training utterances held out of training to choose checkpoints by (their
+    '-aug' copies are left out too). Drawn from the first corpus only (utterance index below
+    EXTRA_IDX0, where the extension's ids start): growing the corpus must not move sentences
+    between the held-out set and training, or runs resumed on the grown corpus would be
+    scored on sentences they were trained on. tune_decoder.py tunes the LM weights on them."""
+    clean = sorted(uid for uid, *_ in load_cache(train_cache)[1]
+                   if not uid.endswith("-aug") and int(uid.rsplit("-", 1)[1]) < EXTRA_IDX0)
+    return set(random.Random(seed).sample(clean, min(count, len(clean) // 10)))
+
+
 def learning_rate(step: int, total: int, peak: float, warmup: int, final_ratio: float) -> float:
     """Linear warmup, then cosine decay to peak * final_ratio at the last step."""
     if step < warmup:
@@ -169,13 +180,7 @@ def main(argv: list[str]) -> None:
     np.random.seed(a.seed)
     a.exp.mkdir(parents=True, exist_ok=True)
 
-    # Drawn from the first corpus only (utterance index below EXTRA_IDX0, where the
-    # extension's ids start): growing the corpus must not move sentences between the
-    # held-out set and training, or runs resumed on the grown corpus would be scored on
-    # sentences they were trained on.
-    clean = sorted(uid for uid, *_ in load_cache(a.train)[1]
-                   if not uid.endswith("-aug") and int(uid.rsplit("-", 1)[1]) < EXTRA_IDX0)
-    held = set(random.Random(a.seed).sample(clean, min(a.holdout, len(clean) // 10)))
+    held = held_out_ids(a.train, a.holdout, a.seed)
     base_id = lambda uid: uid.removesuffix("-aug")
     train = Corpus(a.train, keep=lambda uid: base_id(uid) not in held)
     valid = Corpus(a.train, keep=lambda uid: uid in held)

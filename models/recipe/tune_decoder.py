@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Tunes the beam search's LM weight (alpha) and word bonus (beta) without touching the test set.
+
+Why this set: the held-out-voice test set and the real-speech dev set are for measuring, so
+the weights are chosen on the 150 training sentences train.py holds out of training (seen
+voices, unseen sentences), decoded with an LM rebuilt WITHOUT those sentences (the shipped
+LM was built from all training text, so it would know them word for word). The server's
+defaults (`BeamConfig` in src/decode/beam.rs) are the best cell of this grid.
+
+Usage (from models/recipe/, after the corpus, features and a trained model exist):
+    CARGO_TARGET_DIR=/work/target-release cargo build --release --example decode_eval
+    .venv/bin/python tune_decoder.py --decode-eval /work/target-release/release/examples/decode_eval \\
+        --model ../hybrid/model.toml
+"""
+
+import argparse
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+from train import held_out_ids
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--decode-eval", type=Path, required=True, help="the built decode_eval example")
+    p.add_argument("--model", type=Path, required=True, help="model.toml to decode with")
+    p.add_argument("--train-cache", type=Path, default=HERE / "work/feats2/train")
+    p.add_argument("--manifest", type=Path, default=HERE / "work/manifests/train.tsv")
+    p.add_argument("--text", type=Path, default=HERE / "work/text/train.txt")
+    p.add_argument("--holdout", type=int, default=150, help="as train.py --holdout")
+    p.add_argument("--seed", type=int, default=1234, help="as train.py --seed")
+    p.add_argument("--alphas", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.9])
+    p.add_argument("--betas", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    p.add_argument("--out", type=Path, default=HERE / "work/tune")
+    a = p.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+
+    held = held_out_ids(a.train_cache, a.holdout, a.seed)
+    lines = a.manifest.read_text(encoding="utf-8").splitlines()
+    rows = [r for r in lines[1:] if r.split("\t", 1)[0] in held]
+    manifest = a.out / "heldout.tsv"
+    # Paths in the manifest are relative to its folder: resolve them against the original's.
+    base = a.manifest.parent.resolve()
+    fixed = []
+    for r in rows:
+        uid, path, rest = r.split("\t", 2)
+        fixed.append("\t".join([uid, str((base / path).resolve()), rest]))
+    manifest.write_text("\n".join([lines[0], *fixed]) + "\n", encoding="utf-8")
+    print(f"{len(fixed)} held-out utterances -> {manifest}", flush=True)
+
+    lm = a.out / "lm_without_heldout.arpa"
+    subprocess.run([sys.executable, str(HERE / "make_lm.py"), "--train", str(a.text),
+                    "--exclude", str(manifest), str(HERE / "work/text/test.txt"),
+                    str(HERE / "work/manifests/test.tsv"), str(HERE / "work/manifests/dev.tsv"),
+                    "--order", "3", "--cutoffs", "1", "2", "2", "--out", str(lm)], check=True)
+
+    results = {}
+    for alpha, beta in itertools.product(a.alphas, a.betas):
+        out = subprocess.run([str(a.decode_eval), "--model", str(a.model.resolve()), "--lm", str(lm),
+                              "--manifest", str(manifest), "--alpha", str(alpha), "--beta", str(beta)],
+                             check=True, capture_output=True, text=True, cwd=HERE.parent.parent).stdout
+        row = next(l for l in out.splitlines() if l.startswith("| beam + LM |"))
+        results[alpha, beta] = float(row.split("|")[2].strip().rstrip("%"))
+        print(f"alpha {alpha} beta {beta}: beam + LM WER {results[alpha, beta]:.2f} %", flush=True)
+
+    print("\n| alpha \\ beta | " + " | ".join(f"{b:g}" for b in a.betas) + " |")
+    print("|---" * (len(a.betas) + 1) + "|")
+    for alpha in a.alphas:
+        print(f"| {alpha:g} | " + " | ".join(f"{results[alpha, b]:.2f}" for b in a.betas) + " |")
+    best = min(results, key=results.get)
+    print(f"\nbest: alpha {best[0]:g}, beta {best[1]:g} ({results[best]:.2f} % WER)")
+
+
+if __name__ == "__main__":
+    main()
