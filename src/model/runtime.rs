@@ -46,7 +46,7 @@ impl AcousticModel {
             path: path.clone(),
             reason,
         };
-        // Parsed once; each plan optimises its own copy (parsing is a tenth of a plan's cost).
+        // Parsed once; each plan optimises its own copy.
         let parsed = parse(spec).map_err(|e| load_error(format!("{e:#}")))?;
         let build = |batch, time| {
             build_plan(parsed.clone(), spec, batch, time).map_err(|e| load_error(format!("{e:#}")))
