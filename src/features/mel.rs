@@ -36,6 +36,11 @@ impl MelBanks {
         let mel_low = mel_scale(low_freq);
         let mel_high = mel_scale(high_freq);
         let delta = (mel_high - mel_low) / (num_bins + 1) as f64;
+        // Once per FFT bin, not once per bin and filter: every stream builds these banks,
+        // and 80 x 256 logarithms were most of a new stream's set-up time.
+        let bin_mels: Vec<f64> = (0..num_fft_bins)
+            .map(|i| mel_scale(bin_width * i as f64))
+            .collect();
         let filters = (0..num_bins)
             .map(|b| {
                 let left = mel_low + b as f64 * delta;
@@ -43,8 +48,7 @@ impl MelBanks {
                 let right = center + delta;
                 let mut first = None;
                 let mut weights = Vec::new();
-                for i in 0..num_fft_bins {
-                    let mel = mel_scale(bin_width * i as f64);
+                for (i, &mel) in bin_mels.iter().enumerate() {
                     if mel > left && mel < right {
                         let w = if mel <= center {
                             (mel - left) / (center - left)
