@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from features import read_manifest
 from train import held_out_ids
 
 HERE = Path(__file__).resolve().parent
@@ -40,17 +41,12 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
 
     held = held_out_ids(a.train_cache, a.holdout, a.seed)
-    lines = a.manifest.read_text(encoding="utf-8").splitlines()
-    rows = [r for r in lines[1:] if r.split("\t", 1)[0] in held]
+    # read_manifest joins each path to the manifest's folder; absolute, they hold from work/tune.
+    rows = [r for r in read_manifest(a.manifest.resolve()) if r["id"] in held]
     manifest = a.out / "heldout.tsv"
-    # Paths in the manifest are relative to its folder: resolve them against the original's.
-    base = a.manifest.parent.resolve()
-    fixed = []
-    for r in rows:
-        uid, path, rest = r.split("\t", 2)
-        fixed.append("\t".join([uid, str((base / path).resolve()), rest]))
-    manifest.write_text("\n".join([lines[0], *fixed]) + "\n", encoding="utf-8")
-    print(f"{len(fixed)} held-out utterances -> {manifest}", flush=True)
+    manifest.write_text("id\tpath\tduration\ttext\n" + "".join(
+        f"{r['id']}\t{r['path']}\t{r['duration']}\t{r['text']}\n" for r in rows), encoding="utf-8")
+    print(f"{len(rows)} held-out utterances -> {manifest}", flush=True)
 
     lm = a.out / "lm_without_heldout.arpa"
     subprocess.run([sys.executable, str(HERE / "make_lm.py"), "--train", str(a.text),
