@@ -16,6 +16,7 @@ from pathlib import Path
 import soundfile as sf
 
 from .augment import augment
+from .check import MAX_CER, check
 from .dev import build_dev
 from .synth import synthesize
 from .texts import collect
@@ -30,6 +31,8 @@ def _safe(name: str) -> str:
 
 # Utterance index where the extension's ids start (ids stay unique per voice).
 EXTRA_IDX0 = 50_000
+# ... and where Kokoro's training ids start (corpus v2).
+KOKORO_IDX0 = 100_000
 
 
 def _assign_voices(sentences: list[str], rng: random.Random, idx0: int) -> list[dict]:
@@ -47,45 +50,79 @@ def _assign_voices(sentences: list[str], rng: random.Random, idx0: int) -> list[
     return jobs
 
 
+def _kokoro_jobs(train: list[str], test: list[str], used: set[str], n_kokoro: int,
+                 seed: int) -> list[dict]:
+    """Kokoro's jobs: its held-out voices read disjoint slices of the test sentences; its
+    training voices read n_kokoro sentences that no other engine reads.
+
+    The training draw is a prefix of one seeded shuffle, so a larger n_kokoro grows the
+    corpus without changing the utterances already made.
+    """
+    kvoices = [v for v in all_voices() if v.engine == "kokoro"]
+    tests = [v for v in kvoices if v.split == "test"]
+    per_voice = len(test) // max(1, len(tests))
+    jobs = [dict(split="test", voice=v, text=test[k * per_voice + i], idx=i)
+            for k, v in enumerate(tests) for i in range(per_voice)]
+    krng = random.Random(seed + 3)
+    pool = [s for s in train if s not in used]
+    krng.shuffle(pool)
+    speakers = [v for v in kvoices if v.split == "train"]
+    order = list(range(len(speakers)))
+    krng.shuffle(order)
+    jobs += [dict(split="train", voice=speakers[order[i % len(order)]], text=text,
+                  idx=KOKORO_IDX0 + i) for i, text in enumerate(pool[:n_kokoro])]
+    return jobs
+
+
 def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice: int,
-              seed: int, audio_dir: Path, n_extra: int = 0) -> list[dict]:
+              seed: int, audio_dir: Path, n_extra: int = 0, n_kokoro: int = 0) -> list[dict]:
     """Assign sentences to voices. Returns synthesis jobs in a seeded random order.
 
     n_extra adds that many more training sentences (disjoint from the first n_train) drawn
     by a generator of their own: the first n_train jobs, their ids, seeds and files are the
     same with or without the extension, so an existing corpus grows without re-synthesis.
+    n_kokoro (corpus v2) adds Kokoro's held-out voices and that many Kokoro training
+    sentences, disjoint from both draws; the jobs above keep their ids and seeds.
     """
     rng = random.Random(seed)
     jobs = []
-    test_voices = [v for v in all_voices() if v.split == "test"]
+    test_voices = [v for v in all_voices() if v.split == "test" and v.engine != "kokoro"]
     test_iter = iter(test)
     for v in test_voices:
         for i in range(n_test_per_voice):
             jobs.append(dict(split="test", voice=v, text=next(test_iter), idx=i))
     sentences = rng.sample(train, n_train)
     jobs += _assign_voices(sentences, rng, 0)
+    used = set(sentences)
     if n_extra:
         xrng = random.Random(seed + 2)
-        used = set(sentences)
         extra = xrng.sample([s for s in train if s not in used], n_extra)
+        used.update(extra)
         jobs += _assign_voices(extra, xrng, EXTRA_IDX0)
+    if n_kokoro:
+        jobs += _kokoro_jobs(train, test, used, n_kokoro, seed)
     for j, job in enumerate(jobs):
         name = _safe(job["voice"].name)
         job["id"] = f"{name}-{job['idx']:05d}"
         job["path"] = str(audio_dir / job["split"] / name / f"{job['id']}.wav")
         job["seed"] = seed * 1_000_003 + j
     rng.shuffle(jobs)
+    # Test sets first: a build cut short by its deadline still has complete evaluation sets.
+    jobs.sort(key=lambda job: job["split"] != "test")
     return jobs
 
 
-def _synth_job(job: dict) -> tuple[dict, float | None, str]:
+def _synth_job(job: dict) -> tuple[dict, float | None, str, dict | None]:
+    """Synthesize (unless the WAV exists), then have Whisper check it (unless cached)."""
     try:
         if os.path.exists(job["path"]) and os.path.getsize(job["path"]) > 1000:
-            return job, sf.info(job["path"]).duration, ""
-        v = job["voice"]
-        return job, synthesize(v.engine, v.arg, job["text"], job["path"], job["seed"]), ""
+            dur = sf.info(job["path"]).duration
+        else:
+            v = job["voice"]
+            dur = synthesize(v.engine, v.arg, job["text"], job["path"], job["seed"])
+        return job, dur, "", check(job["path"], job["text"])
     except Exception as exc:  # one bad sentence must not kill the corpus
-        return job, None, repr(exc)
+        return job, None, repr(exc), None
 
 
 def _aug_job(args: tuple) -> tuple[dict, float | None, str, str]:
@@ -94,7 +131,9 @@ def _aug_job(args: tuple) -> tuple[dict, float | None, str, str]:
         if os.path.exists(dst) and os.path.getsize(dst) > 1000:
             return job, sf.info(dst).duration, "reused", dst
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        dur, desc = augment(job["path"], dst, seed, others)
+        tmp = dst + ".part.wav"  # renamed when complete: a killed build leaves no torn copy
+        dur, desc = augment(job["path"], tmp, seed, others)
+        os.replace(tmp, dst)
         return job, dur, desc, dst
     except Exception as exc:
         return job, None, repr(exc), dst
@@ -102,21 +141,45 @@ def _aug_job(args: tuple) -> tuple[dict, float | None, str, str]:
 
 def _run_pool(fn, items, workers: int, label: str, deadline: float | None):
     """Map fn over items with progress logs; stop submitting new work after deadline."""
-    results, t0 = [], time.time()
+    results, t0, audio_s = [], time.time(), 0.0
     with mp.Pool(workers) as pool:
         it = pool.imap(fn, items, chunksize=4)
         for k, res in enumerate(it, 1):
             results.append(res)
-            if k % 250 == 0 or k == len(items):
+            if isinstance(res[1], float):
+                audio_s += res[1]
+            if k % 100 == 0 or k == len(items):
                 rate = k / (time.time() - t0)
-                log.info("%s %d/%d  %.1f/s  eta %.0fs", label, k, len(items), rate,
-                         (len(items) - k) / rate)
+                log.info("%s %d/%d  %.2f h audio  %.2f/s  eta %.0f min", label, k, len(items),
+                         audio_s / 3600, rate, (len(items) - k) / rate / 60)
             if deadline and time.time() > deadline and k < len(items):
                 log.warning("%s: deadline reached, cutting %d remaining jobs", label,
                             len(items) - k)
                 pool.terminate()
                 break
     return results
+
+
+def _report_checks(res: list[tuple], path: Path) -> None:
+    """Log and write how many utterances Whisper dropped, per engine and split."""
+    stats = collections.defaultdict(lambda: [0, 0, 0.0])
+    with open(path.with_name("dropped.tsv"), "w", encoding="utf-8") as f:
+        f.write("id\tcer\ttext\twhisper\n")
+        for j, _, _, verdict in sorted(res, key=lambda r: r[0]["id"]):
+            if verdict is None:
+                continue
+            s = stats[(j["voice"].engine, j["split"])]
+            s[0] += 1
+            s[2] += verdict["cer"]
+            if not verdict["ok"]:
+                s[1] += 1
+                f.write(f"{j['id']}\t{verdict['cer']:.3f}\t{j['text']}\t{verdict['hyp']}\n")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("engine\tsplit\tchecked\tdropped\tdropped_pct\tmean_cer\n")
+        for (engine, split), (n, bad, total) in sorted(stats.items()):
+            f.write(f"{engine}\t{split}\t{n}\t{bad}\t{100 * bad / n:.2f}\t{total / n:.4f}\n")
+            log.info("whisper check %s/%s: %d checked, %d dropped (%.1f %%, CER > %.2f), "
+                     "mean CER %.3f", engine, split, n, bad, 100 * bad / n, MAX_CER, total / n)
 
 
 def _write_tsv(path: Path, rows: list[tuple]) -> None:
@@ -134,6 +197,8 @@ def main() -> None:
     ap.add_argument("--extra-train-utts", type=int, default=0,
                     help="more training sentences on top of --train-utts (grows a corpus "
                          "without changing its first part)")
+    ap.add_argument("--kokoro-train-utts", type=int, default=0,
+                    help="Kokoro training sentences (corpus v2; 0 = the v1 corpus)")
     ap.add_argument("--test-utts-per-voice", type=int, default=150)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--synth-deadline", type=float, default=0,
@@ -154,29 +219,31 @@ def main() -> None:
              len(train_text), len(test_text))
 
     jobs = plan_jobs(train_text, test_text, a.train_utts, a.test_utts_per_voice, a.seed,
-                     work / "audio", a.extra_train_utts)
+                     work / "audio", a.extra_train_utts, a.kokoro_train_utts)
     res = _run_pool(_synth_job, jobs, a.workers, "synth", a.synth_deadline or None)
-    done = [(j, d) for j, d, err in res if d is not None]
-    for j, d, err in res:
+    for j, d, err, _ in res:
         if err:
             log.warning("synth failed %s: %s", j["id"], err)
+    done = [(j, d) for j, d, err, verdict in res if verdict and verdict["ok"]]
     t_synth = time.time() - t_start
-    log.info("synthesis: %d/%d utterances in %.0fs", len(done), len(jobs), t_synth)
+    log.info("synthesis: %d/%d utterances in %.0fs", len(res), len(jobs), t_synth)
+    _report_checks(res, man / "checks.tsv")
 
     rel = lambda p: os.path.relpath(p, man)
     train_rows = [(j["id"], rel(j["path"]), d, j["text"]) for j, d in done if j["split"] == "train"]
-    test_rows = [(j["id"], rel(j["path"]), d, j["text"]) for j, d in done if j["split"] == "test"]
+    test_rows = [(j["id"], rel(j["path"]), d, j["text"]) for j, d in done
+                 if j["split"] == "test" and j["voice"].engine != "kokoro"]
+    kokoro_test_rows = [(j["id"], rel(j["path"]), d, j["text"]) for j, d in done
+                        if j["split"] == "test" and j["voice"].engine == "kokoro"]
 
-    # The extension's copies are planned after the first corpus's, so those keep their seeds.
+    # Each copy's seed comes from its utterance's, so the Whisper check dropping one
+    # utterance changes no other copy.
     rng = random.Random(a.seed + 1)
-    clean = sorted((j for j, _ in done if j["split"] == "train"), key=lambda j: j["id"])
-    clean_train = [j for j in clean if j["idx"] < EXTRA_IDX0]
-    clean_train += [j for j in clean if j["idx"] >= EXTRA_IDX0]
-    n_first = sum(j["idx"] < EXTRA_IDX0 for j in clean)
-    babble_src = [j["path"] for j in rng.sample(clean_train[:n_first], min(300, n_first))]
+    clean_train = sorted((j for j, _ in done if j["split"] == "train"), key=lambda j: j["id"])
+    babble_src = [j["path"] for j in rng.sample(clean_train, min(300, len(clean_train)))]
     aug_items = [(j, str(work / "audio" / "train_aug" / _safe(j["voice"].name) /
-                         f"{j['id']}-aug.wav"), a.seed * 7919 + i, babble_src)
-                 for i, j in enumerate(clean_train)]
+                         f"{j['id']}-aug.wav"), j["seed"] * 7919 + 1, babble_src)
+                 for j in clean_train]
     aug_res = _run_pool(_aug_job, aug_items, a.workers, "augment", None)
     for j, d, desc, dst in aug_res:
         if d is None:
@@ -186,6 +253,7 @@ def main() -> None:
 
     _write_tsv(man / "train.tsv", train_rows)
     _write_tsv(man / "test.tsv", test_rows)
+    _write_tsv(man / "test_kokoro.tsv", kokoro_test_rows)
     dev_rows = build_dev(work / "audio", man)
     _write_tsv(man / "dev.tsv", dev_rows)
     counts = collections.Counter((j["voice"].name, j["voice"].engine, j["split"]) for j, _ in done)
@@ -198,10 +266,10 @@ def main() -> None:
     for j, d in done:
         if j["split"] == "train":
             by_engine[j["voice"].engine] += d / 3600
-    log.info("train: %d rows %.2f h (clean by engine: %s); test: %d rows %.2f h",
-             len(train_rows), hours(train_rows),
+    log.info("train: %d rows %.2f h (clean by engine: %s); test: %d rows %.2f h; "
+             "test_kokoro: %d rows %.2f h", len(train_rows), hours(train_rows),
              ", ".join(f"{k} {v:.2f} h" for k, v in sorted(by_engine.items())),
-             len(test_rows), hours(test_rows))
+             len(test_rows), hours(test_rows), len(kokoro_test_rows), hours(kokoro_test_rows))
     log.info("dev (real speech): %d rows %.3f h", len(dev_rows), hours(dev_rows))
     log.info("total time %.0fs", time.time() - t_start)
     (man / "READY").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))

@@ -1,7 +1,7 @@
 """One function per TTS engine, each writing a 16 kHz mono 16-bit WAV.
 
 Why: every engine has its own CLI/API and native sample rate; the manifest contract needs
-one uniform format. Prosody (speed, pitch, Piper noise) is drawn per utterance from a
+one uniform format (Kokoro's own module, kokoro.py, holds its phonemiser and voice blends). Prosody (speed, pitch, Piper noise) is drawn per utterance from a
 seeded RNG so a voice does not always speak the same way.
 """
 import os
@@ -65,11 +65,25 @@ def _piper(voice_arg: str, text: str, out: str, rng: random.Random) -> None:
     sf.write(out, audio, RATE, subtype="PCM_16")
 
 
-ENGINES = {"espeak": _espeak, "flite": _flite, "festival": _festival, "piper": _piper}
+def _kokoro(voice_arg: str, text: str, out: str, rng: random.Random) -> None:
+    from . import kokoro
+    audio = resample_poly(kokoro.synthesize(voice_arg, text, rng), 2, 3)  # 24000 -> 16000
+    audio = 0.95 * audio / max(1e-6, float(np.max(np.abs(audio))))
+    sf.write(out, audio, RATE, subtype="PCM_16")
+
+
+ENGINES = {"espeak": _espeak, "flite": _flite, "festival": _festival, "piper": _piper,
+           "kokoro": _kokoro}
 
 
 def synthesize(engine: str, voice_arg: str, text: str, out: str, seed: int) -> float:
-    """Render text to out; returns duration in seconds."""
+    """Render text to out; returns duration in seconds.
+
+    Written under a temporary name and renamed, so a build killed mid-write never leaves a
+    truncated WAV that a resumed build would take for a finished one.
+    """
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    ENGINES[engine](voice_arg, text, out, random.Random(seed))
+    tmp = out + ".part.wav"
+    ENGINES[engine](voice_arg, text, tmp, random.Random(seed))
+    os.replace(tmp, out)
     return sf.info(out).duration

@@ -15,7 +15,8 @@ from .augment import augment
 from .build import EXTRA_IDX0, plan_jobs
 from .normalize import normalize, number_to_words, ordinal_words, year_words
 from .texts import collect, template_sentences
-from .voices import TEST_VOICES, all_voices
+from . import kokoro
+from .voices import KOKORO_TEST, TEST_VOICES, all_voices
 
 
 class NormalizeTest(unittest.TestCase):
@@ -52,8 +53,30 @@ class SplitTest(unittest.TestCase):
 
     def test_held_out_voices_cover_two_engines(self):
         test = [v for v in all_voices() if v.split == "test"]
-        self.assertEqual({v.name for v in test}, TEST_VOICES)
+        self.assertEqual({v.name for v in test},
+                         TEST_VOICES | {f"kokoro_{n}" for n in KOKORO_TEST})
         self.assertGreaterEqual(len({v.engine for v in test}), 2)
+
+    def test_kokoro_held_out_voices_are_in_no_blend(self):
+        voices = all_voices()
+        kokoro_train = [v for v in voices if v.engine == "kokoro" and v.split == "train"]
+        self.assertGreaterEqual(len(kokoro_train), 150)
+        self.assertEqual(len({v.arg for v in kokoro_train}), len(kokoro_train))
+        for v in kokoro_train:
+            names = {n for n, _ in kokoro.parse_voice(v.arg)[0]}
+            self.assertFalse(names & set(KOKORO_TEST), v)
+        # both accents and both sexes are held out
+        self.assertEqual({n[:2] for n in KOKORO_TEST}, {"af", "am", "bf", "bm"})
+
+    def test_kokoro_phonemes_are_in_its_vocabulary(self):
+        vocab = kokoro.vocab()
+        for lang in ("en-us", "en-gb"):
+            ph = kokoro.phonemize("i think the weather in boston is nice today", lang)
+            self.assertTrue(all(c in vocab for c in ph), ph)
+            self.assertTrue(ph.startswith("ˈI "), ph)  # the pronoun keeps its stress
+        self.assertEqual(kokoro.ipa_to_kokoro("nˈa^ɪs tədˈe^ɪ", "en-us"), "nˈIs tədˈA")
+        self.assertEqual(kokoro.ipa_to_kokoro("ɡˈo^ʊ", "en-us"), "ɡˈO")
+        self.assertEqual(kokoro.ipa_to_kokoro("ɡˈə^ʊ", "en-gb"), "ɡˈQ")
 
 
 class ExtensionTest(unittest.TestCase):
@@ -73,6 +96,28 @@ class ExtensionTest(unittest.TestCase):
         self.assertFalse({j["text"] for j in added} & first_texts)
         self.assertEqual(len({j["text"] for j in added}), 300)
         self.assertFalse({j["text"] for j in added} & set(test))
+
+    def test_kokoro_draw_is_disjoint_and_grows_as_a_prefix(self):
+        train = [f"train sentence {i}" for i in range(3000)]
+        test = [f"test sentence {i}" for i in range(40)]
+        plan = lambda n: {j["id"]: j for j in plan_jobs(train, test, 400, 10, 5, Path("/a"),
+                                                         100, n)}
+        base, small, big = plan(0), plan(200), plan(500)
+        kokoro_small = {u: j for u, j in small.items() if u not in base}
+        for uid, job in kokoro_small.items():  # growing keeps every utterance as it was
+            self.assertEqual((big[uid]["text"], big[uid]["voice"], big[uid]["seed"]),
+                             (job["text"], job["voice"], job["seed"]))
+        k_train = [j for j in big.values() if j["voice"].engine == "kokoro" and
+                   j["split"] == "train"]
+        k_test = [j for j in big.values() if j["voice"].engine == "kokoro" and
+                  j["split"] == "test"]
+        self.assertEqual(len(k_train), 500)
+        self.assertEqual(len({j["text"] for j in k_test}), len(k_test))  # disjoint slices
+        self.assertTrue({j["text"] for j in k_test} <= set(test))
+        others = {j["text"] for j in base.values()}
+        self.assertFalse({j["text"] for j in k_train} & (others | set(test)))
+        order = [j["split"] for j in plan_jobs(train, test, 400, 10, 5, Path("/a"), 100, 500)]
+        self.assertEqual(order, sorted(order, key=lambda s: s != "test"))  # test sets first
 
 
 class AugmentTest(unittest.TestCase):

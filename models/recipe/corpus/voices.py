@@ -1,9 +1,12 @@
 """The voice inventory: which engine/voice speaks which split, and how much of the corpus.
 
-Why: test voices must never be heard in training, and the neural Piper voice (closest to
-real speech) gets the largest share of training audio.
+Why: test voices must never be heard in training. Kokoro (the most human-like engine) gets
+the largest share of training audio, spread over its 24 training voices and hundreds of
+blends of them; its four held-out voices (both accents, both sexes) appear in no blend.
 """
 from dataclasses import dataclass
+
+from . import kokoro
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,25 @@ def all_voices() -> list[Voice]:
     for v in ["kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts"]:
         voices.append(Voice(f"festival_{v}", "festival", v, "train"))
     voices.append(Voice("piper_joe", "piper", "joe", "train"))
-    return [Voice(v.name, v.engine, v.arg, "test" if v.name in TEST_VOICES else "train")
-            for v in voices]
+    voices = [Voice(v.name, v.engine, v.arg, "test" if v.name in TEST_VOICES else "train")
+              for v in voices]
+    return voices + kokoro_voices()
+
+
+# Held-out Kokoro voices: American and British, female and male.
+KOKORO_TEST = ["af_sarah", "am_michael", "bf_isabella", "bm_george"]
+KOKORO_BLENDS = 200
+KOKORO_BLEND_SEED = 4242
+
+
+def kokoro_voices() -> list[Voice]:
+    """The 28 English Kokoro voices (4 held out) and KOKORO_BLENDS blends of the other 24."""
+    pool = [n for n in kokoro.ENGLISH if n not in KOKORO_TEST]
+    voices = [Voice(f"kokoro_{n}", "kokoro", kokoro.voice_arg([(n, 1.0)], kokoro.accent(n)),
+                    "test" if n in KOKORO_TEST else "train") for n in kokoro.ENGLISH]
+    for i, arg in enumerate(kokoro.make_blends(KOKORO_BLENDS, pool, KOKORO_BLEND_SEED)):
+        voices.append(Voice(f"kokoro_mix{i:03d}", "kokoro", arg, "train"))
+    return voices
 
 
 # Fraction of clean TRAINING utterances per engine (Piper largest: most natural speech).

