@@ -6,7 +6,7 @@ Why: CI has no Docker engine and no cluster. What it can check is that each file
 its tool (hadolint, shellcheck, Kubernetes' OpenAPI schemas, the Compose spec) and that the
 files agree with the server they deploy: ports, configuration keys and types, probe service
 names, metric names, the non-root user, and the shutdown time budget. deploy/image.sh runs
-the image itself; tests/deploy_manifests.rs runs both under `cargo test`.
+the image itself; tests/deploy/manifests.rs runs both under `cargo test`.
 
 Usage:  COMPACT_ASR_BIN=target/debug/compact-asr python3 deploy/check.py [--deploy DIR]
 The tools come from PATH: install deploy/requirements-check.txt into a virtualenv and put

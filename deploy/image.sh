@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy/image.sh: deploy/Dockerfile's build and run steps, done natively, then checked the
 # way an orchestrator would check the container. There is no Docker engine on our machines
-# and CI, so this is how what the image does gets tested (tests/deploy_image.rs runs it).
+# and CI, so this is how what the image does gets tested (tests/deploy/image.rs runs it).
 #
 # Everything image-specific is READ FROM THE DOCKERFILE, never restated here: the builder's
 # `cargo build` command, the runtime stage's COPY/WORKDIR/ENV/USER/EXPOSE/STOPSIGNAL/

@@ -12,7 +12,7 @@
 //!     cargo run --release --example decode_eval -- \
 //!         --manifest models/recipe/work/manifests/test.tsv --limit 60
 
-#[path = "../tests/support/log_probs.rs"]
+#[path = "../tests/common/log_probs.rs"]
 mod log_probs;
 
 use std::path::PathBuf;
@@ -227,7 +227,7 @@ fn score(
         for chunk in utt.frames.chunks(8 * model.vocab()) {
             d.push(chunk, model.vocab()).expect("decode");
         }
-        let text = d.finish().alternatives.remove(0).text;
+        let text = d.finish().candidates.remove(0).text;
         t.decode += started.elapsed();
         t.frames += (utt.frames.len() / model.vocab()) as u64;
         t.errors.add(ErrorCount::words(&utt.reference, &text));
@@ -273,7 +273,7 @@ fn latency(model: &Model, utts: &[Utt], beam: &BeamConfig, lm: &Arc<NgramLm>) {
         // The last final before the padding ran out; the speech ends at its last word.
         match finals
             .last()
-            .and_then(|u| Some((u.end_frame, u.alternatives[0].words.last()?.end_frame)))
+            .and_then(|u| Some((u.end_frame, u.candidates[0].words.last()?.end_frame)))
         {
             Some((end, last_word)) => latencies.push((end - last_word - 1) as f64 * frame),
             None => missed += 1,

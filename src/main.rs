@@ -16,11 +16,9 @@ use tracing_subscriber::EnvFilter;
 
 use compact_asr::audio::read_wav_file;
 use compact_asr::client::{self, bench, loadtest, StreamOptions};
-use compact_asr::config::{DecoderKind, DecoderSettings, LogFormat, SettingsArgs, DEFAULT_MODEL};
-use compact_asr::decode::DecoderConfig;
+use compact_asr::config::{EngineArgs, LogFormat, SettingsArgs};
 use compact_asr::metrics::http::MetricsServer;
-use compact_asr::model::BatchConfig;
-use compact_asr::pipeline::{Engine, EngineConfig};
+use compact_asr::pipeline::Engine;
 use compact_asr::server::{self, RunningServer};
 use compact_asr::{eval, transcribe};
 
@@ -55,117 +53,11 @@ enum Command {
     Loadtest(LoadtestArgs),
 }
 
-/// The engine defaults, so the CLI never restates them.
-fn defaults() -> EngineConfig {
-    EngineConfig::new(PathBuf::new())
-}
-
-/// The model and its session pool (for `transcribe`, only without `--server`).
-#[derive(Debug, Args)]
-struct ModelArgs {
-    /// The model's model.toml.
-    #[arg(
-        long,
-        env = "COMPACT_ASR_MODEL",
-        default_value = DEFAULT_MODEL
-    )]
-    model: PathBuf,
-    /// Streams that can recognise at once (model sessions in the pool).
-    #[arg(long, default_value_t = defaults().pool_size)]
-    pool_size: usize,
-    /// Most streams' chunks run in one model call (1 = no batching).
-    #[arg(long, default_value_t = defaults().batch.max_batch)]
-    max_batch: usize,
-    /// Longest a chunk waits for other streams' chunks to join its batch.
-    #[arg(long, default_value_t = defaults().batch.max_wait.as_millis() as u64)]
-    batch_wait_ms: u64,
-    /// Threads running model batches (default: one per core).
-    #[arg(long, default_value_t = defaults().batch.workers)]
-    batch_workers: usize,
-    /// How long a new stream waits for a free session before RESOURCE_EXHAUSTED.
-    #[arg(long, default_value_t = defaults().acquire_timeout.as_millis() as u64)]
-    acquire_timeout_ms: u64,
-    /// Least audio between two partial results of a stream.
-    #[arg(long, default_value_t = defaults().interim_interval_ms)]
-    interim_interval_ms: u32,
-    #[command(flatten)]
-    decoder: DecoderArgs,
-}
-
-/// Decoder settings (shared by `transcribe` and `eval`; `serve` has the same keys).
-#[derive(Debug, Args)]
-struct DecoderArgs {
-    /// Search: greedy (fastest) or beam.
-    #[arg(long, value_enum, default_value_t = DecoderSettings::default().decoder)]
-    decoder: DecoderKind,
-    /// Prefixes kept per frame (beam only).
-    #[arg(long, default_value_t = DecoderSettings::default().beam_width)]
-    beam_width: usize,
-    /// ARPA word LM for beam search, e.g. models/baseline/lm.arpa (default: none).
-    #[arg(long)]
-    lm: Option<PathBuf>,
-    /// Weight of the LM's log-probabilities (beam with --lm).
-    #[arg(long, default_value_t = DecoderSettings::default().lm_weight)]
-    lm_weight: f32,
-    /// Score added per word with an LM (beam with --lm).
-    #[arg(long, default_value_t = DecoderSettings::default().word_bonus)]
-    word_bonus: f32,
-    /// Trailing silence that ends an utterance after speech (a final mid-stream).
-    #[arg(long, default_value_t = DecoderSettings::default().endpoint_silence_ms)]
-    endpoint_silence_ms: u64,
-    /// Trailing silence that ends an utterance in which nothing was said.
-    #[arg(long, default_value_t = DecoderSettings::default().endpoint_silence_no_speech_ms)]
-    endpoint_silence_no_speech_ms: u64,
-    /// Longest utterance; it is cut there even mid-speech.
-    #[arg(long, default_value_t = DecoderSettings::default().max_utterance_ms)]
-    max_utterance_ms: u64,
-    /// No endpointing: one final per stream, at its end.
-    #[arg(long)]
-    no_endpointing: bool,
-}
-
-impl DecoderArgs {
-    fn decoder_config(&self) -> DecoderConfig {
-        DecoderSettings {
-            decoder: self.decoder,
-            beam_width: self.beam_width,
-            lm_weight: self.lm_weight,
-            word_bonus: self.word_bonus,
-            endpointing: !self.no_endpointing,
-            endpoint_silence_ms: self.endpoint_silence_ms,
-            endpoint_silence_no_speech_ms: self.endpoint_silence_no_speech_ms,
-            max_utterance_ms: self.max_utterance_ms,
-        }
-        .decoder_config()
-    }
-}
-
-impl ModelArgs {
-    fn engine_config(&self) -> EngineConfig {
-        EngineConfig {
-            model_path: self.model.clone(),
-            pool_size: self.pool_size,
-            batch: BatchConfig {
-                max_batch: self.max_batch,
-                max_wait: Duration::from_millis(self.batch_wait_ms),
-                workers: self.batch_workers,
-            },
-            acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
-            interim_interval_ms: self.interim_interval_ms,
-            decoder: self.decoder.decoder_config(),
-            lm: self.decoder.lm.clone(),
-            ..defaults()
-        }
-    }
-
-    async fn load(&self, chunk_ms: Option<u32>) -> anyhow::Result<Engine> {
-        let mut config = self.engine_config();
-        if let Some(chunk_ms) = chunk_ms {
-            config.chunk_ms = chunk_ms;
-        }
-        let engine = tokio::task::spawn_blocking(move || Engine::load(config)).await??;
-        Ok(engine)
-    }
+/// Loads the engine the flags and `COMPACT_ASR_*` variables describe (`serve`'s keys).
+async fn load_engine(args: &EngineArgs) -> anyhow::Result<Engine> {
+    let config = args.resolve()?;
+    let engine = tokio::task::spawn_blocking(move || Engine::load(config)).await??;
+    Ok(engine)
 }
 
 #[derive(Debug, Args)]
@@ -197,7 +89,7 @@ struct TranscribeArgs {
     #[arg(long, value_name = "FILE", requires = "server")]
     ca: Option<PathBuf>,
     #[command(flatten)]
-    model: ModelArgs,
+    engine: EngineArgs,
     /// WAV files: 8-48 kHz, mono or stereo, 16-bit or float.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -210,10 +102,10 @@ struct StreamArgs {
     /// in-process (`bench` starts a server of its own on a loopback port).
     #[arg(long)]
     server: Option<String>,
-    /// Audio per streamed chunk.
+    /// Audio per streamed request (the model's own run length is --chunk-ms).
     #[arg(long, default_value_t = 100)]
-    chunk_ms: u32,
-    /// Pace chunks at real time, like a live microphone (`bench`: measures the final
+    request_ms: u32,
+    /// Pace requests at real time, like a live microphone (`bench`: measures the final
     /// latency a live caller sees).
     #[arg(long)]
     realtime: bool,
@@ -222,7 +114,7 @@ struct StreamArgs {
 #[derive(Debug, Args)]
 struct EvalArgs {
     #[command(flatten)]
-    model: ModelArgs,
+    engine: EngineArgs,
     /// Manifests: TSV with header `id path duration text`.
     #[arg(required = true)]
     manifests: Vec<PathBuf>,
@@ -233,7 +125,7 @@ struct BenchArgs {
     #[command(flatten)]
     stream: StreamArgs,
     #[command(flatten)]
-    model: ModelArgs,
+    engine: EngineArgs,
     /// A WAV file.
     file: PathBuf,
 }
@@ -265,9 +157,9 @@ struct LoadtestArgs {
     /// Folder of WAV files, each with an optional reference transcript in NAME.txt.
     #[arg(long)]
     audio: PathBuf,
-    /// Audio per request; requests are sent one chunk duration apart.
+    /// Audio per request; requests are sent one request's duration apart.
     #[arg(long, default_value_t = 100)]
-    chunk_ms: u32,
+    request_ms: u32,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -316,7 +208,7 @@ async fn main() -> ExitCode {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.settings.resolve()?;
     init_serve_logging(settings.log_format, &settings.log_filter)?;
-    let options = server::ServerOptions::from_settings(&settings)?;
+    let options = settings.server_options()?;
     let metrics = match settings.metrics_addr() {
         Some(addr) => Some(MetricsServer::start(addr).await?),
         None => None,
@@ -354,7 +246,7 @@ fn print_config(args: &ConfigArgs) -> anyhow::Result<()> {
 
 async fn transcribe_files(args: TranscribeArgs) -> anyhow::Result<()> {
     let options = StreamOptions {
-        chunk_ms: args.stream.chunk_ms,
+        chunk_ms: args.stream.request_ms,
         realtime: args.stream.realtime,
         bearer_token: args.token.clone(),
         ..StreamOptions::default()
@@ -374,9 +266,10 @@ async fn transcribe_files(args: TranscribeArgs) -> anyhow::Result<()> {
             }
         }
         None => {
-            let engine = args.model.load(None).await?;
+            let engine = load_engine(&args.engine).await?;
             for file in &args.files {
-                let result = transcribe::transcribe_file(&engine, file, args.stream.chunk_ms).await;
+                let result =
+                    transcribe::transcribe_file(&engine, file, args.stream.request_ms).await;
                 failures += usize::from(!report(file, result.map_err(Into::into)));
             }
         }
@@ -402,7 +295,7 @@ fn report(file: &Path, result: anyhow::Result<String>) -> bool {
 }
 
 async fn evaluate(args: EvalArgs) -> anyhow::Result<()> {
-    let engine = args.model.load(None).await?;
+    let engine = load_engine(&args.engine).await?;
     for manifest in &args.manifests {
         let scores = eval::evaluate_manifest(&engine, manifest)
             .await
@@ -416,15 +309,15 @@ async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     let audio = read_wav_file(&args.file)?;
     let StreamArgs {
         server,
-        chunk_ms,
+        request_ms,
         realtime,
     } = &args.stream;
     let report = match server {
-        Some(url) => bench::run(url, &audio, *chunk_ms, *realtime).await?,
+        Some(url) => bench::run(url, &audio, *request_ms, *realtime).await?,
         None => {
-            let engine = args.model.load(None).await?;
+            let engine = load_engine(&args.engine).await?;
             let server = RunningServer::start(engine, "127.0.0.1:0").await?;
-            let report = bench::run(&server.url(), &audio, *chunk_ms, *realtime).await?;
+            let report = bench::run(&server.url(), &audio, *request_ms, *realtime).await?;
             server.stop().await?;
             report
         }
@@ -447,7 +340,7 @@ async fn run_loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
         server: args.server,
         streams: args.streams,
         duration: Duration::from_secs(args.duration),
-        chunk_ms: args.chunk_ms,
+        chunk_ms: args.request_ms,
         progress: true,
     };
     if args.find_max {

@@ -12,13 +12,16 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::decoder::DecoderKind;
+use super::engine_args::EngineArgs;
 use super::settings::{LogFormat, Settings};
 use super::ConfigError;
 
 /// `serve` settings from flags and environment; every field also is a configuration-file
 /// key of the same name (see `compact-asr config --print-default`).
+///
+/// Unknown keys in a file are refused by [`check_keys`] (serde cannot deny unknown fields
+/// through the flattened [`EngineArgs`]).
 #[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SettingsArgs {
     /// TOML configuration file; flags and COMPACT_ASR_* variables override its keys.
     #[arg(long, env = "COMPACT_ASR_CONFIG", value_name = "FILE")]
@@ -35,95 +38,10 @@ pub struct SettingsArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
 
-    /// The model's model.toml.
-    #[arg(long, env = "COMPACT_ASR_MODEL", value_name = "FILE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<PathBuf>,
-
-    /// Streams that can recognise at once; more wait up to acquire_timeout_ms.
-    #[arg(long, env = "COMPACT_ASR_POOL_SIZE", value_name = "N")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pool_size: Option<usize>,
-
-    /// Most streams' chunks run in one model call (1 = no batching).
-    #[arg(long, env = "COMPACT_ASR_MAX_BATCH", value_name = "N")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_batch: Option<usize>,
-
-    /// Longest a chunk waits for other streams' chunks to join its batch, in milliseconds.
-    #[arg(long, env = "COMPACT_ASR_BATCH_WAIT_MS", value_name = "MS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub batch_wait_ms: Option<u64>,
-
-    /// Threads running model batches; 0 means one per CPU core.
-    #[arg(long, env = "COMPACT_ASR_BATCH_WORKERS", value_name = "N")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub batch_workers: Option<usize>,
-
-    /// How long a new stream waits for a free slot before RESOURCE_EXHAUSTED, in milliseconds.
-    #[arg(long, env = "COMPACT_ASR_ACQUIRE_TIMEOUT_MS", value_name = "MS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub acquire_timeout_ms: Option<u64>,
-
-    /// Audio per model run, in milliseconds: longer is cheaper per second, shorter answers sooner.
-    #[arg(long, env = "COMPACT_ASR_CHUNK_MS", value_name = "MS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chunk_ms: Option<u32>,
-
-    /// Least audio between two partial results of a stream, in milliseconds.
-    #[arg(long, env = "COMPACT_ASR_INTERIM_INTERVAL_MS", value_name = "MS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interim_interval_ms: Option<u32>,
-
-    /// Search: "greedy" (fastest; no LM, no phrase boosts, one alternative) or "beam"
-    /// (CTC prefix beam search with the LM and per-request phrase boosts).
-    #[arg(long, env = "COMPACT_ASR_DECODER", value_name = "greedy|beam")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decoder: Option<DecoderKind>,
-
-    /// Prefixes kept per frame (beam only): wider is more accurate and slower.
-    #[arg(long, env = "COMPACT_ASR_BEAM_WIDTH", value_name = "N")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub beam_width: Option<usize>,
-
-    /// ARPA word LM for beam search, e.g. models/baseline/lm.arpa; unset or "" means none.
-    #[arg(long, env = "COMPACT_ASR_LM", value_name = "FILE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lm: Option<PathBuf>,
-
-    /// Weight of the LM's log-probabilities (beam with an LM).
-    #[arg(long, env = "COMPACT_ASR_LM_WEIGHT", value_name = "W")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lm_weight: Option<f32>,
-
-    /// Score added per word with an LM (beam with an LM).
-    #[arg(long, env = "COMPACT_ASR_WORD_BONUS", value_name = "B")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub word_bonus: Option<f32>,
-
-    /// End utterances on trailing silence (a final mid-stream); false: one final per stream.
-    #[arg(long, env = "COMPACT_ASR_ENDPOINTING", value_name = "true|false")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpointing: Option<bool>,
-
-    /// Trailing silence that ends an utterance after speech, in milliseconds.
-    #[arg(long, env = "COMPACT_ASR_ENDPOINT_SILENCE_MS", value_name = "MS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint_silence_ms: Option<u64>,
-
-    /// Trailing silence that ends an utterance in which nothing was said, in milliseconds.
-    #[arg(
-        long,
-        env = "COMPACT_ASR_ENDPOINT_SILENCE_NO_SPEECH_MS",
-        value_name = "MS"
-    )]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub endpoint_silence_no_speech_ms: Option<u64>,
-
-    /// Longest utterance, in milliseconds; it is cut there even mid-speech.
-    #[arg(long, env = "COMPACT_ASR_MAX_UTTERANCE_MS", value_name = "MS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_utterance_ms: Option<u64>,
+    /// The engine's keys, which `transcribe`, `eval` and `bench` take too.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub engine: EngineArgs,
 
     /// After SIGTERM/SIGINT, how long open streams may run on before they are cut (they
     /// still get their final result, then UNAVAILABLE), in seconds.
@@ -222,15 +140,37 @@ fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    parse_file(&text).map_err(|source| ConfigError::Parse {
+    let table = parse_file(&text).map_err(|source| ConfigError::Parse {
         path: path.to_owned(),
         source,
-    })
+    })?;
+    match check_keys(&table) {
+        Some(key) => Err(ConfigError::UnknownKey {
+            path: path.to_owned(),
+            key,
+        }),
+        None => Ok(table),
+    }
 }
 
+/// The file as a table whose values have the keys' types.
 fn parse_file(text: &str) -> Result<toml::Table, toml::de::Error> {
     toml::from_str::<SettingsArgs>(text)?;
     toml::from_str(text)
+}
+
+/// The first key of `table` that is no setting (a flag's id is its key), if any.
+fn check_keys(table: &toml::Table) -> Option<String> {
+    let command = <SettingsArgs as clap::Args>::augment_args(clap::Command::new("serve"));
+    let known: Vec<&str> = command
+        .get_arguments()
+        .map(|arg| arg.get_id().as_str())
+        .filter(|id| *id != "config")
+        .collect();
+    table
+        .keys()
+        .find(|key| !known.contains(&key.as_str()))
+        .cloned()
 }
 
 fn check(settings: &Settings) -> Result<(), ConfigError> {
@@ -371,8 +311,11 @@ mod tests {
             .to_string();
         assert!(flag.contains("greedy") && flag.contains("beam"), "{flag}");
         let zero = SettingsArgs {
-            decoder: Some(DecoderKind::Beam),
-            beam_width: Some(0),
+            engine: EngineArgs {
+                decoder: Some(DecoderKind::Beam),
+                beam_width: Some(0),
+                ..EngineArgs::default()
+            },
             ..SettingsArgs::default()
         };
         assert!(matches!(zero.resolve(), Err(ConfigError::Invalid(_))));

@@ -6,6 +6,7 @@
 //! and the merge rules together is what makes `config --print-default` trustworthy.
 
 mod decoder;
+mod engine_args;
 mod layers;
 mod print;
 mod settings;
@@ -13,6 +14,7 @@ mod settings;
 use std::path::PathBuf;
 
 pub use decoder::{DecoderKind, DecoderSettings};
+pub use engine_args::EngineArgs;
 pub use layers::SettingsArgs;
 pub use print::default_toml;
 pub use settings::{LogFormat, Settings, DEFAULT_MODEL};
@@ -30,6 +32,11 @@ pub enum ConfigError {
         path: PathBuf,
         source: toml::de::Error,
     },
+    #[error(
+        "invalid configuration file {path}: unknown key `{key}` \
+         (`compact-asr config --print-default` lists the keys)"
+    )]
+    UnknownKey { path: PathBuf, key: String },
     #[error("invalid configuration: {0}")]
     Merge(toml::de::Error),
     #[error("cannot represent the settings as TOML: {0}")]

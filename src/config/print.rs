@@ -91,11 +91,14 @@ mod tests {
             "{text}"
         );
         let defaults = Settings::default();
-        assert_eq!(parsed.decoder, Some(defaults.decoder));
-        assert_eq!(parsed.beam_width, Some(defaults.beam_width));
-        assert_eq!(parsed.lm_weight, Some(defaults.lm_weight));
-        assert_eq!(parsed.endpointing, Some(true));
-        assert_eq!(parsed.max_utterance_ms, Some(defaults.max_utterance_ms));
+        assert_eq!(parsed.engine.decoder, Some(defaults.decoder));
+        assert_eq!(parsed.engine.beam_width, Some(defaults.beam_width));
+        assert_eq!(parsed.engine.lm_weight, Some(defaults.lm_weight));
+        assert_eq!(parsed.engine.endpointing, Some(true));
+        assert_eq!(
+            parsed.engine.max_utterance_ms,
+            Some(defaults.max_utterance_ms)
+        );
         for line in [
             "decoder = \"greedy\"",
             "# lm = \"FILE\"",

@@ -4,8 +4,10 @@
 //! environment variable (`COMPACT_ASR_POOL_SIZE`), so an operator can move a setting between
 //! the three places without translating names.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use tonic::transport::Identity;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +15,7 @@ use super::decoder::{DecoderKind, DecoderSettings};
 use crate::model::BatchConfig;
 use crate::pipeline::EngineConfig;
 use crate::server::protocol::StreamLimits;
-use crate::server::ServerOptions;
+use crate::server::{load_tokens, ServeError, ServerOptions};
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -157,6 +159,26 @@ impl Settings {
         self.lm.clone().filter(|path| !path.as_os_str().is_empty())
     }
 
+    /// The server part: reads the TLS files and auth tokens the settings name, so a bad
+    /// path fails `serve` before it listens.
+    pub fn server_options(&self) -> Result<ServerOptions, ServeError> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(Identity::from_pem(
+                read("TLS certificate", cert)?,
+                read("TLS key", key)?,
+            )),
+            _ => None,
+        };
+        let auth_tokens = load_tokens(self.auth_token.as_deref(), self.auth_token_file.as_deref())?;
+        Ok(ServerOptions {
+            tls,
+            auth_tokens,
+            shutdown_grace: self.shutdown_grace(),
+            limits: self.stream_limits(),
+            idle_timeout: self.idle_timeout(),
+        })
+    }
+
     /// The engine part: model, pool, batching, chunking and decoding.
     pub fn engine_config(&self) -> EngineConfig {
         let batch_defaults = BatchConfig::default();
@@ -180,9 +202,49 @@ impl Settings {
     }
 }
 
+fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, ServeError> {
+    std::fs::read(path).map_err(|source| ServeError::ReadFile {
+        what,
+        path: path.to_owned(),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_files_are_read_and_missing_ones_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::write(&tokens, "t1\n").unwrap();
+        let settings = Settings {
+            auth_token_file: Some(tokens),
+            shutdown_grace_secs: 7,
+            max_audio_secs: 60,
+            idle_timeout_secs: 9,
+            ..Settings::default()
+        };
+        let options = settings.server_options().unwrap();
+        assert_eq!(options.limits.max_audio, Duration::from_secs(60));
+        assert_eq!(options.idle_timeout, Duration::from_secs(9));
+        assert_eq!(options.auth_tokens, ["t1"]);
+        assert_eq!(options.shutdown_grace, Duration::from_secs(7));
+        assert!(options.tls.is_none());
+
+        let missing = dir.path().join("absent.pem");
+        let settings = Settings {
+            tls_cert: Some(missing.clone()),
+            tls_key: Some(missing.clone()),
+            ..Settings::default()
+        };
+        let err = settings.server_options().unwrap_err().to_string();
+        assert!(
+            err.contains("TLS certificate") && err.contains("absent.pem"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn metrics_can_be_switched_off() {

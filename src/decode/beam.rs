@@ -14,9 +14,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::boost::{BoostState, PhraseBoost};
+use super::boost::PhraseBoost;
 use super::ctc_greedy::frames;
-use super::lm::{LmState, NgramLm};
+use super::lm::NgramLm;
+use super::prefix::{child_key, log_add, node, Beam, EMPTY_KEY};
 use super::{words, DecodeError, EmittedToken, WordSpan};
 
 /// Search settings; the defaults suit the shipped character models.
@@ -50,34 +51,6 @@ impl Default for BeamConfig {
     }
 }
 
-/// One token of a prefix; `parent` is the prefix before it.
-#[derive(Debug)]
-struct PrefixNode {
-    token: EmittedToken,
-    parent: Option<Arc<PrefixNode>>,
-}
-
-/// One prefix in the beam.
-#[derive(Debug, Clone)]
-struct Beam {
-    prefix: Option<Arc<PrefixNode>>,
-    key: u64,
-    /// ln P(prefix, alignment ends in blank / in its last token).
-    blank: f32,
-    non_blank: f32,
-    /// Within a frame: the largest single contribution so far. The prefix node (and so
-    /// the token's timing) is taken from that path, not from a negligible earlier one.
-    best_path: f32,
-    lm: LmState,
-    /// Weighted LM scores and word bonuses of completed words.
-    lm_score: f32,
-    /// The current word's penalty (until it completes).
-    prefix_penalty: f32,
-    /// Characters of the word being spelled.
-    word: String,
-    boost: Option<BoostState>,
-}
-
 /// A finished or current hypothesis of the search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoredHypothesis {
@@ -100,64 +73,6 @@ pub struct BeamSearch {
     frames_seen: u64,
     /// Scratch: next frame's beams by prefix key.
     next: HashMap<u64, Beam>,
-}
-
-const EMPTY_KEY: u64 = 0x9e37_79b9_7f4a_7c15;
-
-fn child_key(parent: u64, token: usize) -> u64 {
-    // SplitMix64 finaliser over (parent, token): prefixes that differ anywhere differ here
-    // with overwhelming probability.
-    let mut z = parent
-        ^ (token as u64)
-            .wrapping_add(1)
-            .wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The node for token `c` (on `frame`, with `log_prob`) after `beam`'s prefix.
-fn node(beam: &Beam, c: usize, frame: u64, log_prob: f32) -> Arc<PrefixNode> {
-    Arc::new(PrefixNode {
-        token: EmittedToken {
-            id: c,
-            frame,
-            prob: log_prob.exp(),
-        },
-        parent: beam.prefix.clone(),
-    })
-}
-
-fn log_add(a: f32, b: f32) -> f32 {
-    if a == f32::NEG_INFINITY {
-        return b;
-    }
-    if b == f32::NEG_INFINITY {
-        return a;
-    }
-    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
-    hi + (lo - hi).exp().ln_1p()
-}
-
-impl Beam {
-    fn acoustic(&self) -> f32 {
-        log_add(self.blank, self.non_blank)
-    }
-
-    fn last_token(&self) -> Option<usize> {
-        self.prefix.as_ref().map(|n| n.token.id)
-    }
-
-    fn emitted(&self) -> Vec<EmittedToken> {
-        let mut out = Vec::new();
-        let mut at = self.prefix.as_deref();
-        while let Some(node) = at {
-            out.push(node.token);
-            at = node.parent.as_deref();
-        }
-        out.reverse();
-        out
-    }
 }
 
 impl BeamSearch {
@@ -388,157 +303,4 @@ impl BeamSearch {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::decode::boost::BoostPhrase;
-    use crate::decode::CtcGreedy;
-
-    const VOCAB: [&str; 6] = ["<blank>", " ", "a", "b", "c", "t"];
-
-    fn tokens() -> Vec<String> {
-        VOCAB.iter().map(|s| s.to_string()).collect()
-    }
-
-    /// Frames from per-frame probability lists (unlisted tokens share what is left).
-    fn frames(rows: &[&[(usize, f32)]]) -> Vec<f32> {
-        rows.iter()
-            .flat_map(|row| {
-                let listed: f32 = row.iter().map(|(_, p)| p).sum();
-                let rest = (1.0 - listed).max(1e-6) / (VOCAB.len() - row.len()) as f32;
-                (0..VOCAB.len()).map(move |i| {
-                    row.iter()
-                        .find(|(t, _)| *t == i)
-                        .map_or(rest, |(_, p)| *p)
-                        .ln()
-                })
-            })
-            .collect()
-    }
-
-    fn search(config: BeamConfig) -> BeamSearch {
-        BeamSearch::new(config, 0, tokens(), None, None)
-    }
-
-    #[test]
-    fn agrees_with_greedy_on_peaked_frames_and_keeps_timings() {
-        let f = frames(&[
-            &[(2, 0.9)],
-            &[(2, 0.9)],
-            &[(0, 0.9)],
-            &[(2, 0.9)],
-            &[(1, 0.9)],
-            &[(3, 0.9)],
-        ]);
-        let mut beam = search(BeamConfig::default());
-        beam.push(&f, VOCAB.len()).unwrap();
-        let mut greedy = CtcGreedy::new(0, tokens());
-        greedy.push(&f, VOCAB.len()).unwrap();
-        let best = beam.best().unwrap();
-        assert_eq!(best.text, "aa b");
-        assert_eq!(best.text, greedy.text());
-        assert_eq!(best.emitted, greedy.emitted());
-        assert_eq!(best.words, greedy.words());
-    }
-
-    #[test]
-    fn sums_alignments_where_greedy_takes_the_best_path() {
-        // Per frame the blank wins (0.4), but "a" (0.35 + 0.35) is in most alignments:
-        // P("a") = 1 - P(blank, blank) - ... > P("").
-        let f = frames(&[&[(0, 0.4), (2, 0.35)], &[(0, 0.4), (2, 0.35)]]);
-        let mut greedy = CtcGreedy::new(0, tokens());
-        greedy.push(&f, VOCAB.len()).unwrap();
-        assert_eq!(greedy.text(), "");
-        // Other tokens (0.0625 each) are not tried, so only "a" and "" compete.
-        let mut beam = search(BeamConfig {
-            token_min_log_prob: 0.1f32.ln(),
-            ..BeamConfig::default()
-        });
-        beam.push(&f, VOCAB.len()).unwrap();
-        let finals = beam.finals();
-        assert_eq!(finals[0].text, "a");
-        // P("a") = .35*.35 + .35*.4 + .4*.35 = 0.4025.
-        assert!((finals[0].score - 0.4025f32.ln()).abs() < 1e-4);
-        assert_eq!(finals[1].text, "");
-    }
-
-    #[test]
-    fn streaming_in_pieces_equals_one_push() {
-        let f = frames(&[
-            &[(2, 0.5), (3, 0.3)],
-            &[(0, 0.6), (2, 0.3)],
-            &[(1, 0.5), (3, 0.4)],
-            &[(3, 0.5), (4, 0.4)],
-            &[(0, 0.5), (5, 0.4)],
-        ]);
-        let mut whole = search(BeamConfig::default());
-        whole.push(&f, VOCAB.len()).unwrap();
-        let mut pieces = search(BeamConfig::default());
-        for row in f.chunks(VOCAB.len()) {
-            pieces.push(row, VOCAB.len()).unwrap();
-        }
-        assert_eq!(pieces.finals(), whole.finals());
-        assert_eq!(pieces.frames_seen(), 5);
-        pieces.reset();
-        assert_eq!(pieces.frames_seen(), 0);
-        assert_eq!(pieces.best().unwrap().text, "");
-    }
-
-    #[test]
-    fn a_boosted_phrase_wins_an_acoustic_near_tie() {
-        // "cat" vs "bat": the first letter is 0.5 b / 0.4 c.
-        let f = frames(&[&[(3, 0.5), (4, 0.4)], &[(2, 0.9)], &[(5, 0.9)]]);
-        let mut plain = search(BeamConfig::default());
-        plain.push(&f, VOCAB.len()).unwrap();
-        assert_eq!(plain.finals()[0].text, "bat");
-        let boost = PhraseBoost::new(
-            &[BoostPhrase {
-                text: "cat".into(),
-                boost: 1.0,
-            }],
-            |c| c.is_ascii_lowercase(),
-        )
-        .unwrap();
-        let mut boosted = BeamSearch::new(
-            BeamConfig::default(),
-            0,
-            tokens(),
-            None,
-            Some(Arc::new(boost)),
-        );
-        boosted.push(&f, VOCAB.len()).unwrap();
-        assert_eq!(boosted.finals()[0].text, "cat");
-    }
-
-    #[test]
-    fn the_lm_picks_the_likely_word_and_narrow_beams_still_decode() {
-        let lm = NgramLm::parse(
-            "\\data\\\nngram 1=5\n\n\\1-grams:\n-1\t<unk>\n-99\t<s>\n-1\t</s>\n-0.2\tcat\n-3\tbat\n\\end\\\n",
-        )
-        .unwrap();
-        let f = frames(&[&[(3, 0.5), (4, 0.4)], &[(2, 0.9)], &[(5, 0.9)]]);
-        let mut with_lm =
-            BeamSearch::new(BeamConfig::default(), 0, tokens(), Some(Arc::new(lm)), None);
-        with_lm.push(&f, VOCAB.len()).unwrap();
-        assert_eq!(with_lm.finals()[0].text, "cat");
-        let mut narrow = search(BeamConfig {
-            beam_width: 1,
-            ..BeamConfig::default()
-        });
-        narrow.push(&f, VOCAB.len()).unwrap();
-        assert_eq!(narrow.finals().len(), 1);
-        assert_eq!(narrow.finals()[0].text, "bat");
-    }
-
-    #[test]
-    fn rejects_mismatched_input() {
-        let mut s = search(BeamConfig::default());
-        assert!(matches!(
-            s.push(&[0.0; 7], 7),
-            Err(DecodeError::VocabMismatch { .. })
-        ));
-        assert!(matches!(
-            s.push(&[0.0; 7], 6),
-            Err(DecodeError::RaggedInput { .. })
-        ));
-    }
-}
+mod tests;

@@ -49,9 +49,10 @@ impl Default for DecoderConfig {
     }
 }
 
-/// One recognition alternative; word frames count from the start of the stream.
+/// One candidate text of an utterance (the pipeline's `Alternative` is it in times); word
+/// frames count from the start of the stream.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Alternative {
+pub struct Candidate {
     pub text: String,
     /// Beam: posterior of this text among the beam's final texts. Greedy: mean word
     /// confidence. In [0, 1].
@@ -63,7 +64,7 @@ pub struct Alternative {
 /// The result of one utterance, best alternative first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Utterance {
-    pub alternatives: Vec<Alternative>,
+    pub candidates: Vec<Candidate>,
     /// Stream frame where the utterance began (the previous endpoint, or 0).
     pub start_frame: u64,
     /// Stream frame where it ended (exclusive).
@@ -148,7 +149,7 @@ impl StreamingDecoder {
             let silent = is_silent_frame(row, self.blank_id, &self.tokens);
             if let Some(rule) = self.endpointer.as_mut().and_then(|e| e.observe(silent)) {
                 let utterance = self.end_utterance(Some(rule));
-                if utterance.alternatives.iter().any(|a| !a.text.is_empty()) {
+                if utterance.candidates.iter().any(|a| !a.text.is_empty()) {
                     finals.push(utterance);
                 }
             }
@@ -191,7 +192,7 @@ impl StreamingDecoder {
                 } else {
                     words.iter().map(|w| w.confidence).sum::<f32>() / words.len() as f32
                 };
-                let alternative = Alternative {
+                let alternative = Candidate {
                     text: g.text(),
                     confidence,
                     words,
@@ -207,7 +208,7 @@ impl StreamingDecoder {
                 finals
                     .into_iter()
                     .take(self.max_alternatives)
-                    .map(|h| Alternative {
+                    .map(|h| Candidate {
                         confidence: (h.score - best).exp() / total,
                         text: h.text,
                         words: h.words,
@@ -216,9 +217,9 @@ impl StreamingDecoder {
             }
         };
         let utterance = Utterance {
-            alternatives: alternatives
+            candidates: alternatives
                 .into_iter()
-                .map(|a| Alternative {
+                .map(|a| Candidate {
                     words: self.shift(a.words),
                     ..a
                 })
@@ -299,16 +300,16 @@ mod tests {
             let finals = d.push(&frames("ab_...c.c"), VOCAB.len()).unwrap();
             assert_eq!(finals.len(), 1, "{mode:?}");
             let first = &finals[0];
-            assert_eq!(first.alternatives[0].text, "ab");
+            assert_eq!(first.candidates[0].text, "ab");
             assert_eq!((first.start_frame, first.end_frame), (0, 5));
             assert_eq!(first.endpoint, Some(EndpointRule::SilenceAfterSpeech));
-            let w = &first.alternatives[0].words[0];
+            let w = &first.candidates[0].words[0];
             assert_eq!((w.start_frame, w.end_frame), (0, 1));
             let last = d.finish();
-            assert_eq!(last.alternatives[0].text, "cc");
+            assert_eq!(last.candidates[0].text, "cc");
             assert_eq!((last.start_frame, last.end_frame), (5, 9));
             assert_eq!(last.endpoint, None);
-            let w = &last.alternatives[0].words[0];
+            let w = &last.candidates[0].words[0];
             assert_eq!((w.start_frame, w.end_frame), (6, 8));
         }
     }
@@ -333,10 +334,10 @@ mod tests {
         f[3] = 0.4f32.ln();
         d.push(&f, VOCAB.len()).unwrap();
         let u = d.finish();
-        let texts: Vec<&str> = u.alternatives.iter().map(|a| a.text.as_str()).collect();
+        let texts: Vec<&str> = u.candidates.iter().map(|a| a.text.as_str()).collect();
         assert_eq!(&texts[..2], &["a", "b"]);
-        assert_eq!(u.alternatives.len(), 3);
-        let c: Vec<f32> = u.alternatives.iter().map(|a| a.confidence).collect();
+        assert_eq!(u.candidates.len(), 3);
+        let c: Vec<f32> = u.candidates.iter().map(|a| a.confidence).collect();
         assert!(c[0] > c[1] && c[1] > c[2] && c[0] < 1.0, "{c:?}");
         assert!((c[0] / c[1] - 0.5 / 0.4).abs() < 0.01, "{c:?}");
     }

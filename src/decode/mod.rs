@@ -13,13 +13,14 @@ mod ctc_greedy;
 mod decoder;
 mod endpoint;
 mod lm;
+mod prefix;
 mod stability;
 mod words;
 
 pub use beam::{BeamConfig, BeamSearch, ScoredHypothesis};
 pub use boost::{BoostError, BoostPhrase, PhraseBoost};
 pub use ctc_greedy::{CtcGreedy, DecodeError, EmittedToken, WordSpan};
-pub use decoder::{Alternative, DecoderConfig, Partial, SearchMode, StreamingDecoder, Utterance};
+pub use decoder::{Candidate, DecoderConfig, Partial, SearchMode, StreamingDecoder, Utterance};
 pub use endpoint::{is_silent_frame, EndpointConfig, EndpointRule, Endpointer};
 pub use lm::{LmError, LmState, NgramLm};
 pub use stability::{Stability, StabilityTracker};

@@ -12,7 +12,7 @@ pub use score::{edit_distance, ErrorCount};
 
 use crate::error::AsrError;
 use crate::pipeline::{DecodeOptions, Engine};
-use crate::transcribe::{read_wav, transcribe_audio};
+use crate::transcribe::recognize_file;
 
 /// Audio per piece fed to the stream, as a live client would send it.
 const CHUNK_MS: u32 = 100;
@@ -52,9 +52,8 @@ impl fmt::Display for EvalScores {
 pub async fn evaluate_manifest(engine: &Engine, path: &Path) -> Result<EvalScores, AsrError> {
     let mut scores = EvalScores::default();
     for entry in read_manifest(path)? {
-        let audio = read_wav(&entry.path)?;
         let transcript =
-            transcribe_audio(engine, audio, CHUNK_MS, &DecodeOptions::default()).await?;
+            recognize_file(engine, &entry.path, CHUNK_MS, &DecodeOptions::default()).await?;
         let text = &transcript.text();
         tracing::debug!(id = %entry.id, reference = %entry.text, hypothesis = %text, "scored");
         scores.utterances += 1;

@@ -91,13 +91,6 @@ impl StreamingFbank {
     pub fn frames_emitted(&self) -> u64 {
         self.frames_emitted
     }
-
-    /// Forgets all audio so the next sample starts a new stream.
-    pub fn reset(&mut self) {
-        self.buffer.clear();
-        self.buffer_start = 0;
-        self.frames_emitted = 0;
-    }
 }
 
 /// Fbank frames of a whole signal, flattened row-major `[frames, num_mel_bins]`.
@@ -194,19 +187,5 @@ mod tests {
         // The fourth window equals a one-shot fbank of its own samples.
         let alone = compute_fbank(&opts, &samples[1200..1360]).unwrap();
         assert_eq!(&whole[3 * 80..4 * 80], &alone[..]);
-    }
-
-    #[test]
-    fn reset_starts_a_new_stream() {
-        let samples = test_signal(1000);
-        let mut fbank = StreamingFbank::new(&FbankOptions::default()).unwrap();
-        let mut first = Vec::new();
-        fbank.accept(&samples, &mut first);
-        fbank.accept(&samples[..123], &mut Vec::new());
-        fbank.reset();
-        let mut second = Vec::new();
-        fbank.accept(&samples, &mut second);
-        assert_eq!(first, second);
-        assert_eq!(fbank.frames_emitted(), 4);
     }
 }

@@ -61,13 +61,6 @@ impl FrameStacker {
     pub fn frames_emitted(&self) -> u64 {
         self.frames_emitted
     }
-
-    /// Forgets buffered frames so the next push starts a new stream.
-    pub fn reset(&mut self) {
-        self.buffer.clear();
-        self.buffer_start = 0;
-        self.frames_emitted = 0;
-    }
 }
 
 #[cfg(test)]
@@ -122,15 +115,9 @@ mod tests {
     }
 
     #[test]
-    fn rejects_zero_sizes_and_resets() {
+    fn rejects_zero_sizes() {
         assert!(FrameStacker::new(0, 3, 80).is_err());
         assert!(FrameStacker::new(3, 0, 80).is_err());
         assert!(FrameStacker::new(3, 3, 0).is_err());
-        let mut s = FrameStacker::new(3, 3, 1).unwrap();
-        s.push(&[1.0, 2.0], &mut Vec::new());
-        s.reset();
-        let mut out = Vec::new();
-        s.push(&[5.0, 6.0, 7.0], &mut out);
-        assert_eq!(out, vec![5.0, 6.0, 7.0]);
     }
 }

@@ -285,7 +285,7 @@ fn build_plan(
             .enumerate()
             .map(|(axis, &d)| {
                 if axis == state.batch_axis {
-                    batch.clone().into()
+                    batch.clone()
                 } else {
                     d.into()
                 }
@@ -323,11 +323,6 @@ impl ModelSession {
             .model
             .run_batch(time, &mut [(frames, &mut self.state)])?;
         Ok(outputs.pop().unwrap_or_default())
-    }
-
-    /// Forgets the stream: zero state, ready for the next one.
-    pub fn reset(&mut self) {
-        self.state = self.model.zero_state();
     }
 }
 

@@ -148,11 +148,6 @@ impl BatchScheduler {
         &self.shared.model
     }
 
-    /// The batching settings.
-    pub fn config(&self) -> &BatchConfig {
-        &self.shared.config
-    }
-
     /// Model calls and chunks run so far.
     pub fn stats(&self) -> BatchStats {
         BatchStats {

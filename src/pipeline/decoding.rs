@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use crate::decode::{BoostPhrase, DecoderConfig, PhraseBoost, StreamingDecoder};
+use crate::decode::{BoostPhrase, DecoderConfig, NgramLm, PhraseBoost, StreamingDecoder};
 use crate::error::AsrError;
-use crate::pipeline::engine::EngineInner;
+use crate::model::ModelSpec;
 
 /// What one stream asks of the decoder.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,10 +31,11 @@ impl Default for DecodeOptions {
 
 /// A decoder with the engine's search and LM and the stream's options.
 pub(crate) fn stream_decoder(
-    engine: &EngineInner,
+    spec: &ModelSpec,
+    search: &DecoderConfig,
+    lm: Option<&Arc<NgramLm>>,
     options: &DecodeOptions,
 ) -> Result<StreamingDecoder, AsrError> {
-    let spec = &engine.spec;
     let tokens = &spec.vocab.tokens;
     let boost = if options.phrases.is_empty() {
         None
@@ -44,20 +45,19 @@ pub(crate) fn stream_decoder(
             let c = &*c.encode_utf8(&mut buf);
             tokens.iter().any(|t| t == c)
         };
-        let boost = PhraseBoost::new(&options.phrases, emittable)
-            .map_err(|e| AsrError::InvalidConfig(e.to_string()))?;
+        let boost = PhraseBoost::new(&options.phrases, emittable)?;
         Some(Arc::new(boost))
     };
     let config = DecoderConfig {
         max_alternatives: options.max_alternatives.max(1),
-        ..engine.decoder.clone()
+        ..search.clone()
     };
     Ok(StreamingDecoder::new(
         &config,
         spec.vocab.blank_id,
         tokens.clone(),
         spec.model_frame_duration(),
-        engine.lm.clone(),
+        lm.cloned(),
         boost,
     ))
 }

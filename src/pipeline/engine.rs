@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::audio::{Encoding, PcmDecoder};
+use crate::audio::PcmDecoder;
 use crate::decode::{DecoderConfig, NgramLm, SearchMode};
 use crate::error::AsrError;
-use crate::model::{AcousticModel, BatchConfig, BatchScheduler, ModelSpec, SessionPool};
+use crate::model::{AcousticModel, Admission, BatchConfig, BatchScheduler, ModelSpec};
 use crate::pipeline::decoding::{stream_decoder, DecodeOptions};
-use crate::pipeline::stream::RecognitionStream;
+use crate::pipeline::stream::{Pacing, RecognitionStream, StreamSettings};
 
 /// Lowest and highest client sample rates accepted (resampled to the model's rate).
 pub const SAMPLE_RATES_HZ: std::ops::RangeInclusive<u32> = 8_000..=48_000;
@@ -60,16 +60,6 @@ impl EngineConfig {
     }
 }
 
-/// What a client says about the audio it will send.
-#[derive(Debug, Clone)]
-pub struct StreamSettings {
-    pub encoding: Encoding,
-    pub sample_rate_hz: u32,
-    pub channels: u16,
-    /// Emit partial hypotheses while audio arrives.
-    pub interim_results: bool,
-}
-
 /// The loaded model, batch scheduler and session pool; cheap to clone, all clones share them.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -77,15 +67,12 @@ pub struct Engine {
 }
 
 #[derive(Debug)]
-pub(crate) struct EngineInner {
-    pub(crate) spec: ModelSpec,
-    pub(crate) pool: Arc<SessionPool>,
-    /// Model frames per run.
-    pub(crate) chunk_frames: usize,
-    /// Model frames of audio between partials.
-    pub(crate) interim_frames: u64,
-    pub(crate) decoder: DecoderConfig,
-    pub(crate) lm: Option<Arc<NgramLm>>,
+struct EngineInner {
+    spec: ModelSpec,
+    pool: Arc<Admission>,
+    pacing: Pacing,
+    decoder: DecoderConfig,
+    lm: Option<Arc<NgramLm>>,
     acquire_timeout: Duration,
 }
 
@@ -124,10 +111,12 @@ impl Engine {
         let chunk_frames = frames_for(cfg.chunk_ms);
         let model = Arc::new(AcousticModel::load(&spec, Some(chunk_frames))?);
         let scheduler = Arc::new(BatchScheduler::start(model, cfg.batch.clone())?);
-        let pool = Arc::new(SessionPool::new(scheduler, cfg.pool_size)?);
+        let pool = Arc::new(Admission::new(scheduler, cfg.pool_size)?);
         let inner = EngineInner {
-            chunk_frames,
-            interim_frames: frames_for(cfg.interim_interval_ms) as u64,
+            pacing: Pacing {
+                chunk: chunk_frames,
+                interim: frames_for(cfg.interim_interval_ms) as u64,
+            },
             acquire_timeout: cfg.acquire_timeout,
             decoder: cfg.decoder.clone(),
             lm,
@@ -141,7 +130,7 @@ impl Engine {
             max_batch = cfg.batch.max_batch,
             batch_wait_ms = cfg.batch.max_wait.as_secs_f64() * 1000.0,
             batch_workers = cfg.batch.workers,
-            chunk_frames = inner.chunk_frames,
+            chunk_frames = inner.pacing.chunk,
             decoder = ?inner.decoder.mode,
             lm = ?cfg.lm,
             "model loaded"
@@ -170,9 +159,10 @@ impl Engine {
         validate(&settings)?;
         let pcm = PcmDecoder::new(settings.encoding, settings.channels)
             .map_err(|e| AsrError::InvalidConfig(e.to_string()))?;
-        let decoder = stream_decoder(&self.inner, options)?;
-        let session = self.inner.pool.acquire(self.inner.acquire_timeout).await?;
-        RecognitionStream::new(Arc::clone(&self.inner), session, pcm, decoder, &settings)
+        let inner = &*self.inner;
+        let ctc = stream_decoder(&inner.spec, &inner.decoder, inner.lm.as_ref(), options)?;
+        let session = inner.pool.acquire(inner.acquire_timeout).await?;
+        RecognitionStream::new(&inner.spec, inner.pacing, session, pcm, ctc, &settings)
     }
 
     /// The model's sample rate; audio at other rates is resampled to it.

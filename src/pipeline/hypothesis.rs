@@ -9,7 +9,7 @@ use crate::decode::{Partial, Utterance, WordSpan};
 
 /// A partial guess of the utterance in progress, or the final result of an utterance.
 /// `text`, `confidence` and `words` are the best alternative's.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Hypothesis {
     /// Words separated by single spaces.
     pub text: String,
@@ -85,7 +85,7 @@ impl FrameClock {
 
     /// A finished utterance; an utterance without alternatives reads as empty text.
     pub(crate) fn utterance(self, utterance: &Utterance) -> Hypothesis {
-        let mut alternatives = utterance.alternatives.iter().map(|a| Alternative {
+        let mut alternatives = utterance.candidates.iter().map(|a| Alternative {
             text: a.text.clone(),
             confidence: a.confidence,
             words: self.words(&a.words),

@@ -7,16 +7,34 @@
 //! splits the audio never changes the result. An endpoint mid-stream yields a final for
 //! that utterance and recognition goes on with the next one.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::audio::Encoding;
 use crate::audio::{PcmDecoder, Resampler};
 use crate::decode::StreamingDecoder;
 use crate::error::AsrError;
-use crate::features::{FeatureError, FrameStacker, StreamingFbank};
-use crate::model::PooledSession;
-use crate::pipeline::engine::{EngineInner, StreamSettings};
+use crate::features::{FrameStacker, StreamingFbank};
+use crate::model::{AdmittedSession, ModelSpec};
 use crate::pipeline::hypothesis::{FrameClock, Hypothesis};
+
+/// What a client says about the audio it will send.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    pub encoding: Encoding,
+    pub sample_rate_hz: u32,
+    pub channels: u16,
+    /// Emit partial hypotheses while audio arrives.
+    pub interim_results: bool,
+}
+
+/// The engine's pacing of every stream, in model frames.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pacing {
+    /// Frames per model run.
+    pub chunk: usize,
+    /// Frames of audio between two partials.
+    pub interim: u64,
+}
 
 /// Something worth telling the client before the stream ends.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,13 +51,15 @@ pub enum StreamEvent {
 /// finished or not.
 #[derive(Debug)]
 pub struct RecognitionStream {
-    engine: Arc<EngineInner>,
-    session: PooledSession,
-    decoder: PcmDecoder,
+    pacing: Pacing,
+    session: AdmittedSession,
+    /// Client bytes to mono samples.
+    pcm: PcmDecoder,
     resampler: Resampler,
     fbank: StreamingFbank,
     stacker: FrameStacker,
-    search: StreamingDecoder,
+    /// The CTC search over the model's output.
+    ctc: StreamingDecoder,
     clock: FrameClock,
     input_rate: u32,
     interim_results: bool,
@@ -58,31 +78,29 @@ pub struct RecognitionStream {
 
 impl RecognitionStream {
     pub(crate) fn new(
-        engine: Arc<EngineInner>,
-        session: PooledSession,
-        decoder: PcmDecoder,
-        search: StreamingDecoder,
+        spec: &ModelSpec,
+        pacing: Pacing,
+        session: AdmittedSession,
+        pcm: PcmDecoder,
+        ctc: StreamingDecoder,
         settings: &StreamSettings,
     ) -> Result<RecognitionStream, AsrError> {
-        let spec = &engine.spec;
         let model_rate = spec.features.sample_rate;
-        let resampler = Resampler::new(settings.sample_rate_hz, model_rate)
-            .map_err(|e| AsrError::InvalidConfig(e.to_string()))?;
-        let internal = |e: FeatureError| AsrError::Internal(e.to_string());
-        let fbank = StreamingFbank::new(&spec.features).map_err(internal)?;
+        let resampler = Resampler::new(settings.sample_rate_hz, model_rate)?;
+        let fbank = StreamingFbank::new(&spec.features)?;
         let bins = spec.features.num_mel_bins;
-        let stacker =
-            FrameStacker::new(spec.frames.stack, spec.frames.subsample, bins).map_err(internal)?;
+        let stacker = FrameStacker::new(spec.frames.stack, spec.frames.subsample, bins)?;
         let clock = FrameClock {
             frame: spec.model_frame_duration(),
         };
         Ok(RecognitionStream {
+            pacing,
             session,
-            decoder,
+            pcm,
             resampler,
             fbank,
             stacker,
-            search,
+            ctc,
             clock,
             input_rate: settings.sample_rate_hz,
             interim_results: settings.interim_results,
@@ -94,7 +112,6 @@ impl RecognitionStream {
             compute: Duration::ZERO,
             last_partial: (0, String::new()),
             finished: false,
-            engine,
         })
     }
 
@@ -106,9 +123,9 @@ impl RecognitionStream {
         let started = Instant::now();
         let mut mono = std::mem::take(&mut self.mono);
         mono.clear();
-        let result = match self.decoder.push(bytes, &mut mono) {
+        let result = match self.pcm.push(bytes, &mut mono) {
             Ok(()) => self.accept_mono(&mono),
-            Err(e) => Err(AsrError::InvalidAudio(e.to_string())),
+            Err(e) => Err(e.into()),
         };
         self.mono = mono;
         self.compute += started.elapsed();
@@ -123,7 +140,7 @@ impl RecognitionStream {
     ) -> Result<Vec<StreamEvent>, AsrError> {
         self.ensure_open()?;
         if rate_hz != self.input_rate {
-            return Err(AsrError::InvalidAudio(format!(
+            return Err(AsrError::StreamMisuse(format!(
                 "samples at {rate_hz} Hz sent to a stream opened at {} Hz",
                 self.input_rate
             )));
@@ -142,7 +159,7 @@ impl RecognitionStream {
         self.finished = true;
         let started = Instant::now();
         let result = self.flush().map(|mut finals| {
-            finals.push(self.clock.utterance(&self.search.finish()));
+            finals.push(self.clock.utterance(&self.ctc.finish()));
             finals
         });
         self.compute += started.elapsed();
@@ -161,7 +178,7 @@ impl RecognitionStream {
 
     fn ensure_open(&self) -> Result<(), AsrError> {
         if self.finished {
-            return Err(AsrError::InvalidAudio(
+            return Err(AsrError::StreamMisuse(
                 "the stream has already finished".into(),
             ));
         }
@@ -175,7 +192,7 @@ impl RecognitionStream {
         let result = self.resampler.process(mono, &mut resampled);
         self.extract_frames(&resampled);
         self.resampled = resampled;
-        result.map_err(|e| AsrError::Internal(e.to_string()))?;
+        result?;
         let mut events: Vec<StreamEvent> = self
             .run_pending(false)?
             .into_iter()
@@ -193,7 +210,7 @@ impl RecognitionStream {
         let result = self.resampler.flush(&mut tail);
         self.extract_frames(&tail);
         self.resampled = tail;
-        result.map_err(|e| AsrError::Internal(e.to_string()))?;
+        result?;
         self.run_pending(true)
     }
 
@@ -210,7 +227,7 @@ impl RecognitionStream {
     fn run_pending(&mut self, last: bool) -> Result<Vec<Hypothesis>, AsrError> {
         let dim = self.session.model().input_dim();
         let ready = self.pending.len() / dim;
-        let chunk = self.engine.chunk_frames;
+        let chunk = self.pacing.chunk;
         let frames = if last { ready } else { ready / chunk * chunk };
         if frames == 0 {
             return Ok(Vec::new());
@@ -218,10 +235,7 @@ impl RecognitionStream {
         let log_probs = self.session.run(&self.pending[..frames * dim])?;
         self.pending.drain(..frames * dim);
         let vocab = self.session.model().vocab();
-        let utterances = self
-            .search
-            .push(&log_probs, vocab)
-            .map_err(|e| AsrError::Model(e.to_string()))?;
+        let utterances = self.ctc.push(&log_probs, vocab)?;
         if !utterances.is_empty() {
             // A new utterance: its first partial is news even if the text repeats.
             self.last_partial.1.clear();
@@ -231,11 +245,11 @@ impl RecognitionStream {
 
     /// A partial when asked for, enough audio passed since the last one, and the text moved.
     fn partial(&mut self) -> Option<Hypothesis> {
-        let frames = self.search.frames_seen();
-        if !self.interim_results || frames < self.last_partial.0 + self.engine.interim_frames {
+        let frames = self.ctc.frames_seen();
+        if !self.interim_results || frames < self.last_partial.0 + self.pacing.interim {
             return None;
         }
-        let hypothesis = self.clock.partial(&self.search.partial());
+        let hypothesis = self.clock.partial(&self.ctc.partial());
         if hypothesis.text == self.last_partial.1 {
             return None;
         }

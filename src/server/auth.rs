@@ -11,7 +11,6 @@ use subtle::ConstantTimeEq;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
-use super::status::ServiceError;
 use super::ServeError;
 
 /// Why a call was refused; each message says what to send instead.
@@ -73,7 +72,7 @@ impl Interceptor for BearerAuth {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
         match self.check(&request) {
             Ok(()) => Ok(request),
-            Err(err) => Err(ServiceError::from(err).into()),
+            Err(err) => Err(err.into()),
         }
     }
 }

@@ -12,9 +12,10 @@ mod drain;
 mod introspection;
 mod options;
 pub mod protocol;
+mod replies;
+mod request_config;
 mod responses;
 mod service;
-mod settings;
 pub mod status;
 
 use std::future::Future;
@@ -32,7 +33,7 @@ use tonic::transport::{Server, ServerTlsConfig};
 use crate::pipeline::Engine;
 use crate::proto::recognizer_server::RecognizerServer;
 
-pub use auth::AuthError;
+pub use auth::{load_tokens, AuthError};
 pub use options::ServerOptions;
 pub use service::RecognizerService;
 

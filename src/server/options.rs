@@ -1,19 +1,14 @@
 //! How the server runs, beyond the engine: TLS, authentication, the shutdown deadline and
 //! the limits on what one call may send.
 //!
-//! Why resolved here from [`Settings`]: files named in the settings (certificate, key, token
-//! file) are read once, at start-up, so a bad path fails `serve` before it listens.
+//! Built from the settings by `config::Settings::server_options` (configuration depends on
+//! the server, never the other way), which reads the files they name once, at start-up.
 
-use std::path::Path;
 use std::time::Duration;
 
 use tonic::transport::Identity;
 
-use crate::config::Settings;
-
-use super::auth::load_tokens;
 use super::protocol::StreamLimits;
-use super::ServeError;
 
 /// What `serve` needs besides the engine and the listener.
 #[derive(Debug, Clone)]
@@ -42,76 +37,5 @@ impl Default for ServerOptions {
             limits: StreamLimits::default(),
             idle_timeout: Duration::from_secs(30),
         }
-    }
-}
-
-impl ServerOptions {
-    /// Reads the TLS files and auth tokens the settings name.
-    pub fn from_settings(settings: &Settings) -> Result<ServerOptions, ServeError> {
-        let tls = match (&settings.tls_cert, &settings.tls_key) {
-            (Some(cert), Some(key)) => Some(Identity::from_pem(
-                read("TLS certificate", cert)?,
-                read("TLS key", key)?,
-            )),
-            _ => None,
-        };
-        let auth_tokens = load_tokens(
-            settings.auth_token.as_deref(),
-            settings.auth_token_file.as_deref(),
-        )?;
-        Ok(ServerOptions {
-            tls,
-            auth_tokens,
-            shutdown_grace: settings.shutdown_grace(),
-            limits: settings.stream_limits(),
-            idle_timeout: settings.idle_timeout(),
-        })
-    }
-}
-
-fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, ServeError> {
-    std::fs::read(path).map_err(|source| ServeError::ReadFile {
-        what,
-        path: path.to_owned(),
-        source,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_files_are_read_and_missing_ones_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        std::fs::write(&tokens, "t1\n").unwrap();
-        let settings = Settings {
-            auth_token_file: Some(tokens),
-            shutdown_grace_secs: 7,
-            max_audio_secs: 60,
-            idle_timeout_secs: 9,
-            ..Settings::default()
-        };
-        let options = ServerOptions::from_settings(&settings).unwrap();
-        assert_eq!(options.limits.max_audio, Duration::from_secs(60));
-        assert_eq!(options.idle_timeout, Duration::from_secs(9));
-        assert_eq!(options.auth_tokens, ["t1"]);
-        assert_eq!(options.shutdown_grace, Duration::from_secs(7));
-        assert!(options.tls.is_none());
-
-        let missing = dir.path().join("absent.pem");
-        let settings = Settings {
-            tls_cert: Some(missing.clone()),
-            tls_key: Some(missing.clone()),
-            ..Settings::default()
-        };
-        let err = ServerOptions::from_settings(&settings)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("TLS certificate") && err.contains("absent.pem"),
-            "{err}"
-        );
     }
 }

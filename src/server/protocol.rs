@@ -13,7 +13,7 @@ use crate::pipeline::StreamSettings;
 use crate::proto::streaming_recognize_request::StreamingRequest;
 use crate::proto::{StreamingRecognitionConfig, StreamingRecognizeRequest};
 
-use super::settings;
+use super::request_config;
 use super::status::RequestError;
 
 /// Size limits of one stream's requests.
@@ -99,7 +99,7 @@ impl RequestSequence {
             .ok_or(RequestError::EmptyRequest)?;
         match (&mut self.state, request) {
             (State::AwaitingConfig, StreamingRequest::StreamingConfig(config)) => {
-                let settings = settings::streaming_settings(&config)?;
+                let settings = request_config::streaming_settings(&config)?;
                 self.state = State::Streaming {
                     received: 0,
                     max_bytes: max_bytes(&settings, self.limits.max_audio),

@@ -21,18 +21,18 @@ use tracing::Instrument;
 use crate::audio;
 use crate::error::AsrError;
 use crate::metrics::{self, ActiveStream};
-use crate::pipeline::{Engine, Hypothesis, RecognitionStream, StreamEvent};
+use crate::pipeline::{self, Engine, RecognitionStream, Recording, StreamEvent, Transcript};
 use crate::proto::recognizer_server::Recognizer;
 use crate::proto::{
     RecognitionConfig, RecognizeRequest, RecognizeResponse, StreamingRecognizeRequest,
     StreamingRecognizeResponse,
 };
-use crate::transcribe::{transcribe_audio, Transcript};
 
 use super::drain::Drain;
 use super::protocol::{RequestSequence, Step, StreamLimits};
+use super::replies::Replies;
+use super::request_config::{self, UnaryAudio};
 use super::responses;
-use super::settings::{self, UnaryAudio};
 use super::status::{RequestError, ServiceError};
 
 /// Responses a stream may queue ahead of a slow reader before recognition waits for it.
@@ -68,40 +68,28 @@ impl RecognizerService {
         audio: Vec<u8>,
     ) -> Result<RecognizeResponse, ServiceError> {
         let with_words = config.enable_word_time_offsets;
-        let options = settings::decode_options(&config)?;
-        let transcript = match settings::unary_audio(&config)? {
+        let options = request_config::decode_options(&config)?;
+        let recording = match request_config::unary_audio(&config)? {
             UnaryAudio::Pcm(settings) => {
                 self.limits
-                    .check_unary(settings::pcm_duration(&settings, audio.len()))?;
-                let stream = self.engine.open_stream_with(settings, &options).await?;
-                let (stream, results) = run_blocking(stream, move |s| {
-                    let mut results: Vec<Hypothesis> = s
-                        .accept_audio(&audio)?
-                        .into_iter()
-                        .filter_map(|event| match event {
-                            StreamEvent::Final(h) => Some(h),
-                            StreamEvent::Partial(_) => None,
-                        })
-                        .collect();
-                    results.extend(s.finish()?);
-                    Ok(results)
-                })
-                .await?;
-                Transcript {
-                    results,
-                    audio_seconds: stream.audio_seconds(),
-                    compute_seconds: stream.compute_seconds(),
+                    .check_unary(request_config::pcm_duration(&settings, audio.len()))?;
+                Recording::Pcm {
+                    settings,
+                    bytes: audio,
                 }
             }
             UnaryAudio::Wav => {
-                let wav = spawn_blocking(move || audio::read_wav(&audio)).await??;
+                let wav = spawn_blocking(move || audio::read_wav(&audio))
+                    .await?
+                    .map_err(AsrError::from)?;
                 if wav.sample_rate > 0 {
                     let seconds = wav.samples.len() as f64 / f64::from(wav.sample_rate);
                     self.limits.check_unary(Duration::from_secs_f64(seconds))?;
                 }
-                transcribe_audio(&self.engine, wav, 0, &options).await?
+                Recording::Samples(wav)
             }
         };
+        let transcript = pipeline::recognize(&self.engine, recording, 0, &options).await?;
         record_finished(&transcript);
         let audio_length = Duration::from_secs_f64(transcript.audio_seconds);
         Ok(responses::recognize(
@@ -117,7 +105,7 @@ impl RecognizerService {
         &self,
         requests: &mut Streaming<StreamingRecognizeRequest>,
         sequence: &mut RequestSequence,
-    ) -> Result<(RecognitionStream, StreamReplies), ServiceError> {
+    ) -> Result<(RecognitionStream, Replies), ServiceError> {
         let first = tokio::time::timeout(self.idle_timeout, requests.message())
             .await
             .map_err(|_| RequestError::Idle(self.idle_timeout))??;
@@ -127,11 +115,8 @@ impl RecognizerService {
             Step::Audio(_) | Step::LastAudio(_) => return Err(out_of_sequence()),
         };
         let config = streaming.config.unwrap_or_default();
-        let options = settings::decode_options(&config)?;
-        let replies = StreamReplies {
-            with_words: config.enable_word_time_offsets,
-            single_utterance: streaming.single_utterance,
-        };
+        let options = request_config::decode_options(&config)?;
+        let replies = Replies::new(config.enable_word_time_offsets, streaming.single_utterance);
         tracing::debug!(
             ?settings,
             ?replies,
@@ -221,15 +206,6 @@ fn out_of_sequence() -> ServiceError {
     AsrError::Internal("request sequence out of order".into()).into()
 }
 
-/// How a stream's client wants its results.
-#[derive(Debug, Clone, Copy)]
-struct StreamReplies {
-    /// Word time offsets in finals.
-    with_words: bool,
-    /// Stop after the first final.
-    single_utterance: bool,
-}
-
 /// Feeds audio requests to the stream, sending partials and each utterance's final as
 /// endpoints occur, until the client half-closes; then sends the last final (if it has text
 /// or is the only one). With `single_utterance`, the first endpoint ends the call: it sends
@@ -243,7 +219,7 @@ async fn recognize_stream(
     mut stream: RecognitionStream,
     input: Input,
     tx: &ResponseSender,
-    replies: StreamReplies,
+    mut replies: Replies,
     deadline: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     let Input {
@@ -254,7 +230,6 @@ async fn recognize_stream(
     tokio::pin!(deadline);
     // Why the call ends after the last final, when not with OK.
     let mut ending: Option<ServiceError> = None;
-    let mut finals_sent = 0usize;
     let mut results = Vec::new();
     while ending.is_none() {
         let request = tokio::select! {
@@ -288,49 +263,31 @@ async fn recognize_stream(
         (stream, events) = run_blocking(stream, move |s| s.accept_audio(&audio)).await?;
         metrics::chunk_latency(received.elapsed().as_secs_f64());
         for event in events {
-            let response = match &event {
-                StreamEvent::Partial(hypothesis) => responses::interim(hypothesis),
-                StreamEvent::Final(hypothesis) => {
-                    if replies.single_utterance
-                        && !deliver(tx, responses::end_of_single_utterance(), idle_timeout).await
-                    {
-                        return Ok(());
-                    }
-                    responses::streaming_final(hypothesis, replies.with_words)
-                }
-            };
-            if !deliver(tx, response, idle_timeout).await {
-                return Ok(());
-            }
-            if let StreamEvent::Final(hypothesis) = event {
-                finals_sent += 1;
-                results.push(hypothesis);
-                if replies.single_utterance {
-                    record_finished(&Transcript {
-                        audio_seconds: stream.audio_seconds(),
-                        compute_seconds: stream.compute_seconds(),
-                        results,
-                    });
+            for response in replies.on_event(&event) {
+                if !deliver(tx, response, idle_timeout).await {
                     return Ok(());
                 }
+            }
+            if let StreamEvent::Final(hypothesis) = event {
+                results.push(hypothesis);
+            }
+            if replies.is_done() {
+                record_finished(&Transcript {
+                    audio_seconds: stream.audio_seconds(),
+                    compute_seconds: stream.compute_seconds(),
+                    results,
+                });
+                return Ok(());
             }
         }
     }
     let (stream, last) = run_blocking(stream, RecognitionStream::finish).await?;
-    let count = last.len();
-    for (i, hypothesis) in last.into_iter().enumerate() {
-        let is_last = i + 1 == count;
-        let wanted = !hypothesis.text.is_empty() || (is_last && finals_sent == 0);
-        let allowed = !replies.single_utterance || finals_sent == 0;
-        if wanted && allowed {
-            let response = responses::streaming_final(&hypothesis, replies.with_words);
-            if !deliver(tx, response, idle_timeout).await {
-                break;
-            }
-            finals_sent += 1;
+    for response in replies.on_finish(&last) {
+        if !deliver(tx, response, idle_timeout).await {
+            break;
         }
-        results.push(hypothesis);
     }
+    results.extend(last);
     record_finished(&Transcript {
         audio_seconds: stream.audio_seconds(),
         compute_seconds: stream.compute_seconds(),

@@ -12,7 +12,6 @@ use crate::audio::AudioError;
 use crate::error::AsrError;
 
 use super::auth::AuthError;
-use super::settings::{DEFAULT_BOOST, MAX_ALTERNATIVES, MAX_BOOST, MAX_PHRASES, MAX_PHRASE_CHARS};
 
 /// Protocol misuse by a client, found by the service before the engine sees any audio.
 #[derive(Debug, thiserror::Error)]
@@ -38,19 +37,17 @@ pub enum RequestError {
     SampleRate(i32),
     #[error("audio_channel_count {0} is negative or too large (0 means 1)")]
     ChannelCount(i32),
-    #[error("max_alternatives {0} is out of range; use 0 to {MAX_ALTERNATIVES} (0 means 1)")]
-    MaxAlternatives(i32),
+    #[error("max_alternatives {value} is out of range; use 0 to {max} (0 means 1)")]
+    MaxAlternatives { value: i32, max: i32 },
     #[error(
-        "speech_contexts boost {0} is out of range; use 0 to {MAX_BOOST} \
-         (0 means the default {DEFAULT_BOOST})"
+        "speech_contexts boost {value} is out of range; use 0 to {max} \
+         (0 means the default {default})"
     )]
-    Boost(f32),
-    #[error("speech_contexts hold {0} phrases; send at most {MAX_PHRASES} in all")]
-    TooManyPhrases(usize),
-    #[error(
-        "speech_contexts phrase of {0} characters is too long; use at most {MAX_PHRASE_CHARS}"
-    )]
-    PhraseTooLong(usize),
+    Boost { value: f32, max: f32, default: f32 },
+    #[error("speech_contexts hold {count} phrases; send at most {max} in all")]
+    TooManyPhrases { count: usize, max: usize },
+    #[error("speech_contexts phrase of {chars} characters is too long; use at most {max}")]
+    PhraseTooLong { chars: usize, max: usize },
     /// One message too big to be a live chunk: a client bug (or a whole file sent as one
     /// chunk), not a stream that ran long, so INVALID_ARGUMENT (as Google's per-message limit).
     #[error(
@@ -101,8 +98,6 @@ pub enum ServiceError {
     Request(#[from] RequestError),
     #[error(transparent)]
     Engine(#[from] AsrError),
-    #[error("invalid audio: {0}")]
-    Audio(#[from] AudioError),
     #[error("recognition task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
     /// Reading the client's request stream failed (bad message, reset, too large).
@@ -116,6 +111,13 @@ pub enum ServiceError {
     /// An open stream reached the shutdown deadline; its final result has been sent.
     #[error("server shutting down: stream cut at the shutdown deadline after its final result")]
     ShutdownDeadline,
+}
+
+/// The auth interceptor answers with a status directly (no call to end yet).
+impl From<AuthError> for Status {
+    fn from(err: AuthError) -> Self {
+        ServiceError::Auth(err).into()
+    }
 }
 
 impl From<ServiceError> for Status {
@@ -134,13 +136,22 @@ impl From<ServiceError> for Status {
 fn code_for(err: &ServiceError) -> Code {
     match err {
         ServiceError::Request(e) => e.code(),
-        ServiceError::Audio(_) => Code::InvalidArgument,
         ServiceError::Engine(e) => match e {
-            AsrError::InvalidConfig(_) | AsrError::InvalidAudio(_) => Code::InvalidArgument,
+            AsrError::Audio(
+                AudioError::Resample(_)
+                | AudioError::ResampleBuffer(_)
+                | AudioError::ResamplerSetup { .. },
+            ) => Code::Internal,
+            AsrError::InvalidConfig(_)
+            | AsrError::Audio(_)
+            | AsrError::StreamMisuse(_)
+            | AsrError::Boost(_) => Code::InvalidArgument,
             AsrError::PoolExhausted { .. } => Code::ResourceExhausted,
-            AsrError::Model(..) | AsrError::ModelLoad { .. } | AsrError::Internal(..) => {
-                Code::Internal
-            }
+            AsrError::Model(..)
+            | AsrError::ModelLoad { .. }
+            | AsrError::Features(_)
+            | AsrError::Decode(_)
+            | AsrError::Internal(..) => Code::Internal,
         },
         ServiceError::Task(_) => Code::Internal,
         ServiceError::Inbound(status) => status.code(),
@@ -166,10 +177,14 @@ mod tests {
             Code::InvalidArgument
         );
         assert_eq!(
-            code(AsrError::InvalidAudio("bad".into())),
+            code(AsrError::StreamMisuse("bad".into())),
             Code::InvalidArgument
         );
-        let boost = Status::from(ServiceError::from(RequestError::Boost(-1.0)));
+        let boost = Status::from(ServiceError::from(RequestError::Boost {
+            value: -1.0,
+            max: 20.0,
+            default: 5.0,
+        }));
         assert_eq!(boost.code(), Code::InvalidArgument);
         assert!(
             boost.message().contains("use 0 to 20"),
@@ -177,7 +192,7 @@ mod tests {
             boost.message()
         );
         let wav = crate::audio::read_wav(b"RIFF").unwrap_err();
-        assert_eq!(code(wav), Code::InvalidArgument);
+        assert_eq!(code(AsrError::from(wav)), Code::InvalidArgument);
     }
 
     #[test]

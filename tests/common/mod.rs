@@ -1,6 +1,14 @@
-//! Shared helpers for the server integration tests: start a real server on a loopback port
-//! and talk to it through the generated tonic client.
-#![allow(dead_code)] // each test binary uses a different subset
+//! The one helpers module of the integration tests, shared by every test binary
+//! (`tests/{server,faults,model,pipeline,client,deploy}/main.rs` declare it `pub mod common`,
+//! so helpers one binary does not call are not dead code there): start a real server on a
+//! loopback port and talk to it through the generated tonic client, plus the submodules
+//! below for recordings, noise, reference outputs and Python venvs.
+
+pub mod log_probs;
+pub mod noise;
+pub mod recordings;
+pub mod reference;
+pub mod venv;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,5 +1,5 @@
 """Build tiny random-weight models of every compact variant, exported by the recipe's exporter,
-with PyTorch's outputs for tests/model_variants.rs to compare tract against.
+with PyTorch's outputs for tests/model/variants.rs to compare tract against.
 
 Why: the server must run each structure the recipe can export (Scan loops, MatMul chains on
 separate factors, ONNX DFT, dense blocks rebuilt from generators at load) exactly as PyTorch

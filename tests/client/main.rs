@@ -1,0 +1,10 @@
+//! The client integration tests, one binary (one link of the library and tract).
+
+// A failed unwrap here is a failed test, never a crashed server.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+pub mod common;
+
+mod health;
+mod loadtest;
