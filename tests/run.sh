@@ -7,4 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
-cargo test
+mkdir -p target
+cargo test 2>&1 | tee target/test-output.log
+# One closing line for all of cargo's test binaries (its last line is the doc tests').
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "total: %d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.log

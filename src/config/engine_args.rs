@@ -69,8 +69,9 @@ pub struct EngineArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub beam_width: Option<usize>,
 
-    /// ARPA word LM for beam search, e.g. models/baseline/lm.arpa; unset or "" means none.
-    #[arg(long, env = "COMPACT_ASR_LM", value_name = "FILE")]
+    /// ARPA word LM for beam search, e.g. models/baseline/lm.arpa; "" means none (unset: the
+    /// model's [decoder] table's, if any).
+    #[arg(long, env = "COMPACT_ASR_LM", value_name = "FILE", value_parser = any_path)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lm: Option<PathBuf>,
 
@@ -107,6 +108,11 @@ pub struct EngineArgs {
     #[arg(long, env = "COMPACT_ASR_MAX_UTTERANCE_MS", value_name = "MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_utterance_ms: Option<u64>,
+}
+
+/// A path that may be empty ("" turns the LM off), unlike clap's own path parser.
+fn any_path(value: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(value))
 }
 
 impl EngineArgs {

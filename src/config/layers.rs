@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::decoder::DecoderKind;
 use super::engine_args::EngineArgs;
+use super::model_decoder;
+#[cfg(test)]
+use super::settings::DEFAULT_MODEL;
 use super::settings::{LogFormat, Settings};
 use super::ConfigError;
 
@@ -116,7 +119,8 @@ pub struct SettingsArgs {
 }
 
 impl SettingsArgs {
-    /// Resolves flags and environment over the `--config` file (if any) over the defaults.
+    /// Resolves flags and environment over the `--config` file (if any) over the model's
+    /// `[decoder]` table (if any) over the defaults.
     pub fn resolve(&self) -> Result<Settings, ConfigError> {
         let file = match &self.config {
             Some(path) => read_file(path)?,
@@ -125,6 +129,12 @@ impl SettingsArgs {
         let flags = toml::Table::try_from(self).map_err(ConfigError::Serialize)?;
         let mut merged =
             toml::Table::try_from(Settings::default()).map_err(ConfigError::Serialize)?;
+        let model = [&flags, &file, &merged]
+            .iter()
+            .find_map(|layer| layer.get("model").and_then(toml::Value::as_str))
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        merged.extend(model_decoder::layer(&model)?);
         merged.extend(file);
         merged.extend(flags);
         let settings: Settings = merged.try_into().map_err(ConfigError::Merge)?;
@@ -334,10 +344,35 @@ mod tests {
     }
 
     #[test]
-    fn no_sources_give_the_defaults() {
+    fn no_sources_give_the_defaults_with_the_default_models_decoder() {
+        // models/hybrid/model.toml recommends beam search with its LM (models/README.md).
+        let resolved = SettingsArgs::default().resolve().unwrap();
+        assert_eq!(resolved.decoder, DecoderKind::Beam);
+        let lm = Path::new(DEFAULT_MODEL).with_file_name("lm.arpa");
+        assert_eq!(resolved.lm_path(), Some(lm));
         assert_eq!(
-            SettingsArgs::default().resolve().unwrap(),
+            Settings {
+                decoder: DecoderKind::Greedy,
+                lm: None,
+                ..resolved.clone()
+            },
             Settings::default()
+        );
+        // Any layer above the model still wins: here a flag, and an empty lm turns it off.
+        let greedy = flags(&["--decoder", "greedy", "--lm", ""])
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            (greedy.decoder, greedy.lm_path()),
+            (DecoderKind::Greedy, None)
+        );
+        let other = flags(&["--model", "tests/data/tiny_model/model.toml"])
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            other.decoder,
+            DecoderKind::Greedy,
+            "the tiny model sets none"
         );
         let json = flags(&["--log-format", "json"]).resolve().unwrap();
         assert_eq!(json.log_format, LogFormat::Json);

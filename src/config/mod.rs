@@ -8,6 +8,7 @@
 mod decoder;
 mod engine_args;
 mod layers;
+mod model_decoder;
 mod print;
 mod settings;
 

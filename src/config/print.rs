@@ -7,6 +7,7 @@
 use clap::Args;
 
 use super::layers::SettingsArgs;
+use super::model_decoder;
 use super::settings::Settings;
 use super::ConfigError;
 
@@ -36,7 +37,12 @@ pub fn default_toml() -> Result<String, ConfigError> {
             .map(|env| format!(", env {}", env.to_string_lossy()))
             .unwrap_or_default();
         out.push_str(&format!("# flag --{flag}{env}\n"));
+        let models_key = model_decoder::KEYS.contains(&key);
         match defaults.get(key) {
+            // Set here, it would override the model's [decoder] table: shown, not set.
+            Some(value) if models_key => out.push_str(&format!(
+                "# {key} = {value}  (unless the model's [decoder] table sets it)\n"
+            )),
             Some(value) => out.push_str(&format!("{key} = {value}\n")),
             None => {
                 let name = arg
@@ -66,7 +72,7 @@ mod tests {
         }
         .resolve()
         .unwrap();
-        assert_eq!(resolved, Settings::default());
+        assert_eq!(resolved, SettingsArgs::default().resolve().unwrap());
         assert_eq!(
             parsed.shutdown_grace_secs,
             Some(Settings::default().shutdown_grace_secs)
@@ -91,16 +97,17 @@ mod tests {
             "{text}"
         );
         let defaults = Settings::default();
-        assert_eq!(parsed.engine.decoder, Some(defaults.decoder));
-        assert_eq!(parsed.engine.beam_width, Some(defaults.beam_width));
-        assert_eq!(parsed.engine.lm_weight, Some(defaults.lm_weight));
+        // The model's keys are shown commented out, so the file leaves them to the model.
+        assert_eq!(parsed.engine.decoder, None);
+        assert_eq!(parsed.engine.beam_width, None);
+        assert_eq!(parsed.engine.lm_weight, None);
         assert_eq!(parsed.engine.endpointing, Some(true));
         assert_eq!(
             parsed.engine.max_utterance_ms,
             Some(defaults.max_utterance_ms)
         );
         for line in [
-            "decoder = \"greedy\"",
+            "# decoder = \"greedy\"  (unless the model's [decoder] table sets it)",
             "# lm = \"FILE\"",
             "env COMPACT_ASR_LM",
         ] {
