@@ -32,7 +32,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 import features as F
-from corpus.normalize import normalize
+from corpus.check import spoken
 from metrics import ErrorRate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,18 +59,6 @@ def audio_16k(path: str) -> np.ndarray:
     x, sr = sf.read(path, dtype="float32", always_2d=True)
     x = x.mean(axis=1)
     return x if sr == 16000 else resample_poly(x, 16000, sr).astype(np.float32)
-
-
-def spoken(text: str) -> str:
-    """A reference system's output in the manifests' spoken form (numbers in words)."""
-    from corpus.check import _CLOCK
-    for pattern, repl in _CLOCK:
-        text = pattern.sub(repl, text)
-    out = normalize(text, min_words=0, max_words=10_000)
-    if out is None:
-        import re
-        out = " ".join(re.sub(r"[^a-z' ]", " ", text.lower()).split())
-    return out
 
 
 def run_compact_asr(binary: Path, rows: list[dict], model: str | None) -> list[str]:

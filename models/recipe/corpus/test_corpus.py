@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .augment import augment
 from .build import EXTRA_IDX0, plan_jobs
+from .check import verdict
 from .normalize import normalize, number_to_words, ordinal_words, year_words
 from .texts import collect, template_sentences
 from . import kokoro
@@ -118,6 +119,20 @@ class ExtensionTest(unittest.TestCase):
         self.assertFalse({j["text"] for j in k_train} & (others | set(test)))
         order = [j["split"] for j in plan_jobs(train, test, 400, 10, 5, Path("/a"), 100, 500)]
         self.assertEqual(order, sorted(order, key=lambda s: s != "test"))  # test sets first
+
+
+class CheckTest(unittest.TestCase):
+    def test_whisper_number_styles_are_no_misreading_but_garbles_are(self):
+        ok = lambda text, raw: verdict(text, raw)["ok"]
+        self.assertTrue(ok("set an alarm for seven thirty in the morning",
+                           "Set an alarm for 7.30 in the morning."))
+        self.assertTrue(ok("cancel my alarm for two ten", "Cancel my alarm for 210."))
+        self.assertTrue(ok("the total comes to one thousand dollars and twenty cents",
+                           "The total comes to $1,000.20."))
+        self.assertTrue(ok("every one of them", "Everyone of them."))
+        self.assertFalse(ok("i gave up smoking and drinking entirely today",
+                            "thelet tape property depth glossary"))
+        self.assertFalse(ok("call john tomorrow at nine", ""))
 
 
 class AugmentTest(unittest.TestCase):
