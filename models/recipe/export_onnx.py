@@ -21,6 +21,7 @@ same checks (the explicit cells are then the step-by-step structured products).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -131,6 +132,19 @@ def structure_toml(model: AcousticModel, toeplitz_matvec: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def decoder_toml(lm: str, lm_weight: float, word_bonus: float, beam_width: int) -> str:
+    """The [decoder] table: the decoding the model's figures are measured with, which the
+    server uses unless told otherwise (docs/model-contract.md)."""
+    return f"""
+[decoder]
+decoder = "beam"
+beam_width = {beam_width}
+lm = "{lm}"
+lm_weight = {lm_weight}
+word_bonus = {word_bonus}
+"""
+
+
 def model_toml(model: AcousticModel, name: str, description: str, toeplitz_matvec: str = "dense") -> str:
     L, n = model.layers, model.hidden
     tokens = ", ".join(f'"{t}"' for t in VOCAB)
@@ -228,6 +242,12 @@ def main(argv: list[str]) -> None:
                    help="Toeplitz-like layers: dense blocks rebuilt from the generators at load "
                         "(default: tract 0.23 runs it at dense speed) or the FFT mat-vec (ONNX DFT; "
                         "exact, but ~50x slower than dense in tract 0.23)")
+    p.add_argument("--lm", type=Path, default=None,
+                   help="ARPA LM copied beside the model and named in its [decoder] table "
+                        "(beam search by default); without it the server decodes greedily")
+    p.add_argument("--lm-weight", type=float, default=0.5)
+    p.add_argument("--word-bonus", type=float, default=3.0)
+    p.add_argument("--beam-width", type=int, default=16)
     a = p.parse_args(argv)
     torch.set_num_threads(2)
 
@@ -235,7 +255,11 @@ def main(argv: list[str]) -> None:
     proto = build_graph(model, a.toeplitz_matvec)
     a.out.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, a.out / "model.onnx")
-    (a.out / "model.toml").write_text(model_toml(model, a.name, describe(model), a.toeplitz_matvec))
+    toml_text = model_toml(model, a.name, describe(model), a.toeplitz_matvec)
+    if a.lm:
+        shutil.copyfile(a.lm, a.out / "lm.arpa")
+        toml_text += decoder_toml("lm.arpa", a.lm_weight, a.word_bonus, a.beam_width)
+    (a.out / "model.toml").write_text(toml_text)
 
     ref = pick_reference(a.reference_manifest)
     feats = F.model_features(ref["path"], model.config["stack"], model.config["subsample"])

@@ -168,6 +168,13 @@ class ExportTest(unittest.TestCase):
         self.assertEqual([s["input"] for s in cfg["state"]], ["h_in", "c_in"])
         self.assertEqual(cfg["vocab"]["tokens"], VOCAB)
 
+    def test_decoder_table_names_the_server_keys(self):
+        text = export_onnx.model_toml(AcousticModel(hidden=64, layers=2), "x", "d")
+        cfg = tomllib.loads(text + export_onnx.decoder_toml("lm.arpa", 0.5, 3.0, 16))
+        # exactly the keys the server's config layer accepts (src/config/model_decoder.rs)
+        self.assertEqual(cfg["decoder"], {"decoder": "beam", "beam_width": 16, "lm": "lm.arpa",
+                                          "lm_weight": 0.5, "word_bonus": 3.0})
+
 
 if __name__ == "__main__":
     unittest.main()

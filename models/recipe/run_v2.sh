@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Corpus v2 end to end: Kokoro-rich corpus -> features -> LM -> dense teacher -> the paper's
+# hybrid (Toeplitz-like bottom, shared low-rank top) distilled from it -> export -> compare.
+#
+# Every stage is resumable and skips what is done, so the same command continues a run that
+# a session end interrupted (run it under nohup; the log is work/logs/run_v2-*.log):
+#   corpus    make_corpus.sh reuses WAVs and Whisper verdicts; READY marks it complete
+#   features  a set's cache is rebuilt only when its manifest is newer
+#   lm        rebuilt only when the training text is newer
+#   teacher / hybrid   train.py resumes from EXP/last.pt and stops at its --epochs
+# Env: TEACHER_LAYERS (4), TEACHER_HIDDEN (384), TEACHER_EPOCHS (16), HYBRID_EPOCHS (16),
+#      RANK (96: shared low-rank rank), DRANK (4: displacement rank), TOEPLITZ_LAYERS (1),
+#      KD (0.5: distillation weight), THREADS (2), STAGES (default all: "corpus features lm
+#      teacher hybrid export compare"), OUT_TEACHER (work/v2/teacher_model),
+#      OUT_HYBRID (work/v2/hybrid_model; copy into ../hybrid only when its numbers improve).
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=.venv/bin/python
+M=work/manifests
+V2=work/v2
+STAGES="${STAGES:-corpus features lm teacher hybrid export compare}"
+THREADS="${THREADS:-2}"
+L="${TEACHER_LAYERS:-4}"
+H="${TEACHER_HIDDEN:-384}"
+OUT_TEACHER="${OUT_TEACHER:-$V2/teacher_model}"
+OUT_HYBRID="${OUT_HYBRID:-$V2/hybrid_model}"
+want() { [[ " $STAGES " == *" $1 "* ]]; }
+stamp() { echo "== $1 $(date -u +%FT%TZ)"; }
+
+./setup.sh >/dev/null
+mkdir -p "$V2" work/logs
+
+if want corpus && [ ! -f "$M/READY" ]; then
+  stamp corpus
+  ./make_corpus.sh
+  [ -f "$M/READY" ] || { echo "corpus not complete yet; run again to resume"; exit 3; }
+fi
+
+if want features; then
+  for set in train dev test test_kokoro; do
+    out="work/feats_v2/$set"
+    [ -f "$out/shard_00.tsv" ] && [ "$out/shard_00.tsv" -nt "$M/$set.tsv" ] && continue
+    stamp "features $set"
+    $PY features.py "$M/$set.tsv" --out "$out" $([ "$set" = train ] && echo --stats)
+  done
+fi
+
+if want lm && { [ ! -f "$V2/lm.arpa" ] || [ work/text/train.txt -nt "$V2/lm.arpa" ]; }; then
+  stamp lm
+  $PY make_lm.py --train work/text/train.txt \
+    --exclude work/text/test.txt "$M/test.tsv" "$M/test_kokoro.tsv" "$M/dev.tsv" \
+    --order 3 --cutoffs 1 2 2 --out "$V2/lm.arpa"
+fi
+
+train() {  # EXP, then train.py flags
+  local exp=$1; shift
+  $PY train.py --train work/feats_v2/train --dev work/feats_v2/dev --exp "$exp" \
+    --threads "$THREADS" --batch-frames 4000 --batch-utts 32 "$@" 2>&1 | tee -a "$exp.log"
+}
+
+if want teacher; then
+  stamp "teacher ${L}x${H}"
+  train "$V2/teacher" --layers "$L" --hidden "$H" --epochs "${TEACHER_EPOCHS:-16}" --lr 1.6e-3
+fi
+
+if want hybrid; then
+  stamp hybrid
+  structure=(--arch hybrid --toeplitz-layers "${TOEPLITZ_LAYERS:-1}"
+             --displacement-rank "${DRANK:-4}" --rank "${RANK:-96}")
+  if [ ! -f "$V2/hybrid_init/compressed.pt" ]; then
+    $PY compress.py "$V2/teacher/best.pt" "${structure[@]}" --out "$V2/hybrid_init"
+  fi
+  train "$V2/hybrid" --layers "$L" --hidden "$H" "${structure[@]}" \
+    --init "$V2/hybrid_init/compressed.pt" --epochs "${HYBRID_EPOCHS:-16}" \
+    --lr 8e-4 --warmup 100 --teacher "$V2/teacher/best.pt" --kd-weight "${KD:-0.5}"
+fi
+
+if want export; then
+  stamp export
+  $PY export_onnx.py "$V2/teacher/best.pt" --out "$OUT_TEACHER" --name teacher \
+    --reference-manifest "$M/test.tsv" --lm "$V2/lm.arpa"
+  $PY export_onnx.py "$V2/hybrid/best.pt" --out "$OUT_HYBRID" --name hybrid \
+    --reference-manifest "$M/test.tsv" --lm "$V2/lm.arpa"
+fi
+
+if want compare; then
+  stamp compare
+  (cd ../.. && cargo build --release --quiet)
+  for model in "$OUT_TEACHER" "$OUT_HYBRID"; do
+    $PY compare.py --model "$(realpath "$model")/model.toml" \
+      --set kokoro="$M/test_kokoro.tsv" --set classic="$M/test.tsv" --set real="$M/dev.tsv" \
+      --limit 200 --out "$model/compare" | tee "$model/compare.md"
+  done
+fi
+stamp done
