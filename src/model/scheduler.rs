@@ -19,8 +19,9 @@
 //! - At most `max_batch` chunks per call.
 //!
 //! Workers are OS threads (off the async runtime, one per core by default); only one of
-//! them gathers at a time, so two idle workers never split a batch between them. Callers
-//! block until their chunk has run; they already run on tokio's blocking pool.
+//! them gathers at a time, so two idle workers never split a batch between them. A live
+//! stream's task awaits its chunk ([`BatchedSession::run_async`]: no thread parked per
+//! chunk); a whole recording on a blocking thread waits for it ([`BatchedSession::run`]).
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -28,6 +29,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
 
 use crate::error::AsrError;
 use crate::model::runtime::{whole_frames, AcousticModel, RecurrentState};
@@ -99,7 +102,25 @@ struct Job {
     time: usize,
     state: RecurrentState,
     arrived: Instant,
-    reply: mpsc::SyncSender<Done>,
+    reply: Reply,
+}
+
+/// Where a chunk's result goes: a blocked caller's channel, or an awaiting task's oneshot
+/// (no thread parked per chunk: the worker's send wakes the stream's task directly).
+#[derive(Debug)]
+enum Reply {
+    Blocking(mpsc::SyncSender<Done>),
+    Async(oneshot::Sender<Done>),
+}
+
+impl Reply {
+    /// Hands the result over; a caller that went away needs no answer.
+    fn send(self, done: Done) {
+        let _ = match self {
+            Reply::Blocking(tx) => tx.send(done).map_err(drop),
+            Reply::Async(tx) => tx.send(done).map_err(drop),
+        };
+    }
 }
 
 /// The stream's state after the chunk, and the chunk's log-probs.
@@ -165,9 +186,8 @@ impl BatchScheduler {
         }
     }
 
-    /// Queues one chunk and blocks until a worker has run it.
-    fn submit(&self, frames: Vec<f32>, time: usize, state: RecurrentState) -> Done {
-        let (reply, done) = mpsc::sync_channel(1);
+    /// Queues one chunk; `reply` gets its result once a worker has run it.
+    fn submit(&self, frames: Vec<f32>, time: usize, state: RecurrentState, reply: Reply) {
         {
             let mut queue = self.shared.lock_queue();
             queue.pending.push_back(Job {
@@ -179,12 +199,14 @@ impl BatchScheduler {
             });
         }
         self.shared.changed.notify_all();
-        done.recv().unwrap_or_else(|_| {
-            (
-                self.shared.model.zero_state(),
-                Err(AsrError::Internal("the batch worker stopped".into())),
-            )
-        })
+    }
+
+    /// What a caller gets when the workers stopped before running its chunk.
+    fn stopped(&self) -> Done {
+        (
+            self.shared.model.zero_state(),
+            Err(AsrError::Internal("the batch worker stopped".into())),
+        )
     }
 }
 
@@ -267,15 +289,13 @@ impl Shared {
         match result {
             Ok(outputs) => {
                 for (job, log_probs) in batch.into_iter().zip(outputs) {
-                    // A caller that went away needs no answer.
-                    let _ = job.reply.send((job.state, Ok(log_probs)));
+                    job.reply.send((job.state, Ok(log_probs)));
                 }
             }
             Err(err) => {
                 let message = err.to_string();
                 for job in batch {
-                    let _ = job
-                        .reply
+                    job.reply
                         .send((job.state, Err(AsrError::Model(message.clone()))));
                 }
             }
@@ -311,16 +331,38 @@ impl BatchedSession {
 
     /// Runs `frames` (row-major `[time, input_dim]`) in the next batch and returns
     /// `[time, vocab]` log-probs, carrying the recurrent state into the next call. Blocks
-    /// until the chunk has run.
+    /// until the chunk has run: for blocking threads (whole recordings, tests).
     pub fn run(&mut self, frames: &[f32]) -> Result<Vec<f32>, AsrError> {
-        let time = whole_frames(frames, self.model().input_dim())?;
-        if time == 0 {
+        let Some(time) = self.chunk_time(frames)? else {
             return Ok(Vec::new());
-        }
+        };
+        let (reply, done) = mpsc::sync_channel(1);
         let state = std::mem::take(&mut self.state);
-        let (state, result) = self.scheduler.submit(frames.to_vec(), time, state);
+        let scheduler = &self.scheduler;
+        scheduler.submit(frames.to_vec(), time, state, Reply::Blocking(reply));
+        let (state, result) = done.recv().unwrap_or_else(|_| scheduler.stopped());
         self.state = state;
         result
+    }
+
+    /// [`run`](Self::run) for async callers: awaits the batch without holding a thread.
+    pub async fn run_async(&mut self, frames: &[f32]) -> Result<Vec<f32>, AsrError> {
+        let Some(time) = self.chunk_time(frames)? else {
+            return Ok(Vec::new());
+        };
+        let (reply, done) = oneshot::channel();
+        let state = std::mem::take(&mut self.state);
+        self.scheduler
+            .submit(frames.to_vec(), time, state, Reply::Async(reply));
+        let (state, result) = done.await.unwrap_or_else(|_| self.scheduler.stopped());
+        self.state = state;
+        result
+    }
+
+    /// The chunk's frame count, `None` for an empty chunk.
+    fn chunk_time(&self, frames: &[f32]) -> Result<Option<usize>, AsrError> {
+        let time = whole_frames(frames, self.model().input_dim())?;
+        Ok((time > 0).then_some(time))
     }
 }
 

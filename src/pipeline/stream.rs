@@ -116,23 +116,32 @@ impl RecognitionStream {
     }
 
     /// Feeds encoded audio bytes (any split, even mid-sample); returns the finals of
-    /// utterances that ended in it, then a partial, if any.
-    /// CPU-bound: async callers run it on a blocking thread.
+    /// utterances that ended in it, then a partial, if any. Blocks while the model runs:
+    /// for blocking threads; a live stream's task calls [`accept_audio_async`].
+    ///
+    /// [`accept_audio_async`]: Self::accept_audio_async
     pub fn accept_audio(&mut self, bytes: &[u8]) -> Result<Vec<StreamEvent>, AsrError> {
-        self.ensure_open()?;
         let started = Instant::now();
-        let mut mono = std::mem::take(&mut self.mono);
-        mono.clear();
-        let result = match self.pcm.push(bytes, &mut mono) {
-            Ok(()) => self.accept_mono(&mono),
-            Err(e) => Err(e.into()),
-        };
-        self.mono = mono;
+        let result = self.push_bytes(bytes).and_then(|()| self.run_ready(false));
         self.compute += started.elapsed();
-        result
+        Ok(self.events(result?))
+    }
+
+    /// [`accept_audio`](Self::accept_audio) on the async side: the front end (decoding,
+    /// resampling, fbank: microseconds per chunk) runs in place and the model call is awaited
+    /// in the shared batch, so no thread is handed the chunk or parked while it runs.
+    pub async fn accept_audio_async(&mut self, bytes: &[u8]) -> Result<Vec<StreamEvent>, AsrError> {
+        let started = Instant::now();
+        let result = match self.push_bytes(bytes) {
+            Ok(()) => self.run_ready_async(false).await,
+            Err(e) => Err(e),
+        };
+        self.compute += started.elapsed();
+        Ok(self.events(result?))
     }
 
     /// Feeds already-decoded mono samples at `rate_hz`, which must be the stream's rate.
+    /// Blocks while the model runs, as [`accept_audio`](Self::accept_audio).
     pub fn accept_samples(
         &mut self,
         mono: &[f32],
@@ -146,24 +155,32 @@ impl RecognitionStream {
             )));
         }
         let started = Instant::now();
-        let result = self.accept_mono(mono);
+        let result = self.push_mono(mono).and_then(|()| self.run_ready(false));
         self.compute += started.elapsed();
-        result
+        Ok(self.events(result?))
     }
 
     /// Ends the stream: flushes every stage and runs the last frames. Returns the finals of
     /// utterances that ended in them, then the final of the utterance in progress (possibly
-    /// empty text), so the result is never empty.
+    /// empty text), so the result is never empty. Blocks while the model runs.
     pub fn finish(&mut self) -> Result<Vec<Hypothesis>, AsrError> {
-        self.ensure_open()?;
-        self.finished = true;
         let started = Instant::now();
-        let result = self.flush().map(|mut finals| {
-            finals.push(self.clock.utterance(&self.ctc.finish()));
-            finals
-        });
+        let result = self.flush().and_then(|()| self.run_ready(true));
         self.compute += started.elapsed();
-        result
+        Ok(self.last_finals(result?))
+    }
+
+    /// [`finish`](Self::finish) on the async side, as [`accept_audio_async`].
+    ///
+    /// [`accept_audio_async`]: Self::accept_audio_async
+    pub async fn finish_async(&mut self) -> Result<Vec<Hypothesis>, AsrError> {
+        let started = Instant::now();
+        let result = match self.flush() {
+            Ok(()) => self.run_ready_async(true).await,
+            Err(e) => Err(e),
+        };
+        self.compute += started.elapsed();
+        Ok(self.last_finals(result?))
     }
 
     /// Seconds of audio received so far.
@@ -185,33 +202,40 @@ impl RecognitionStream {
         Ok(())
     }
 
-    fn accept_mono(&mut self, mono: &[f32]) -> Result<Vec<StreamEvent>, AsrError> {
+    /// Client bytes through the front end: PCM decoding, then [`push_mono`](Self::push_mono).
+    fn push_bytes(&mut self, bytes: &[u8]) -> Result<(), AsrError> {
+        self.ensure_open()?;
+        let mut mono = std::mem::take(&mut self.mono);
+        mono.clear();
+        let result = match self.pcm.push(bytes, &mut mono) {
+            Ok(()) => self.push_mono(&mono),
+            Err(e) => Err(e.into()),
+        };
+        self.mono = mono;
+        result
+    }
+
+    /// Mono samples → model rate → fbank frames → stacked model frames waiting to run.
+    fn push_mono(&mut self, mono: &[f32]) -> Result<(), AsrError> {
         self.input_samples += mono.len() as u64;
         let mut resampled = std::mem::take(&mut self.resampled);
         resampled.clear();
         let result = self.resampler.process(mono, &mut resampled);
         self.extract_frames(&resampled);
         self.resampled = resampled;
-        result?;
-        let mut events: Vec<StreamEvent> = self
-            .run_pending(false)?
-            .into_iter()
-            .map(StreamEvent::Final)
-            .collect();
-        events.extend(self.partial().map(StreamEvent::Partial));
-        Ok(events)
+        Ok(result?)
     }
 
-    /// Pushes out the resampler's tail and runs every remaining frame; returns the finals
-    /// of utterances that ended in them.
-    fn flush(&mut self) -> Result<Vec<Hypothesis>, AsrError> {
+    /// Marks the stream finished and pushes out the resampler's tail.
+    fn flush(&mut self) -> Result<(), AsrError> {
+        self.ensure_open()?;
+        self.finished = true;
         let mut tail = std::mem::take(&mut self.resampled);
         tail.clear();
         let result = self.resampler.flush(&mut tail);
         self.extract_frames(&tail);
         self.resampled = tail;
-        result?;
-        self.run_pending(true)
+        Ok(result?)
     }
 
     /// Model-rate samples → fbank frames → stacked model frames waiting to run.
@@ -221,26 +245,61 @@ impl RecognitionStream {
         self.stacker.push(&self.fbank_frames, &mut self.pending);
     }
 
-    /// Runs whole chunks of pending frames (all of them when `last`) and decodes them;
-    /// returns the finals of utterances that ended in them. Blocks until the batch
-    /// scheduler has run them.
-    fn run_pending(&mut self, last: bool) -> Result<Vec<Hypothesis>, AsrError> {
-        let dim = self.session.model().input_dim();
-        let ready = self.pending.len() / dim;
+    /// Pending frames to run now: whole chunks, or all of them when `last`.
+    fn ready_frames(&self, last: bool) -> usize {
+        let ready = self.pending.len() / self.session.model().input_dim();
         let chunk = self.pacing.chunk;
-        let frames = if last { ready } else { ready / chunk * chunk };
-        if frames == 0 {
+        if last {
+            ready
+        } else {
+            ready / chunk * chunk
+        }
+    }
+
+    /// Runs the ready frames (blocking) and decodes them; returns the finals of utterances
+    /// that ended in them.
+    fn run_ready(&mut self, last: bool) -> Result<Vec<Hypothesis>, AsrError> {
+        let values = self.ready_frames(last) * self.session.model().input_dim();
+        if values == 0 {
             return Ok(Vec::new());
         }
-        let log_probs = self.session.run(&self.pending[..frames * dim])?;
-        self.pending.drain(..frames * dim);
+        let log_probs = self.session.run(&self.pending[..values])?;
+        self.decode(values, &log_probs)
+    }
+
+    /// [`run_ready`](Self::run_ready), awaiting the model's batch.
+    async fn run_ready_async(&mut self, last: bool) -> Result<Vec<Hypothesis>, AsrError> {
+        let values = self.ready_frames(last) * self.session.model().input_dim();
+        if values == 0 {
+            return Ok(Vec::new());
+        }
+        let log_probs = self.session.run_async(&self.pending[..values]).await?;
+        self.decode(values, &log_probs)
+    }
+
+    /// Drops the `values` just run from the pending frames and decodes their log-probs.
+    fn decode(&mut self, values: usize, log_probs: &[f32]) -> Result<Vec<Hypothesis>, AsrError> {
+        self.pending.drain(..values);
         let vocab = self.session.model().vocab();
-        let utterances = self.ctc.push(&log_probs, vocab)?;
+        let utterances = self.ctc.push(log_probs, vocab)?;
         if !utterances.is_empty() {
             // A new utterance: its first partial is news even if the text repeats.
             self.last_partial.1.clear();
         }
         Ok(utterances.iter().map(|u| self.clock.utterance(u)).collect())
+    }
+
+    /// Finals as events, then a partial if one is due.
+    fn events(&mut self, finals: Vec<Hypothesis>) -> Vec<StreamEvent> {
+        let mut events: Vec<StreamEvent> = finals.into_iter().map(StreamEvent::Final).collect();
+        events.extend(self.partial().map(StreamEvent::Partial));
+        events
+    }
+
+    /// The finals of the last frames, then that of the utterance in progress.
+    fn last_finals(&mut self, mut finals: Vec<Hypothesis>) -> Vec<Hypothesis> {
+        finals.push(self.clock.utterance(&self.ctc.finish()));
+        finals
     }
 
     /// A partial when asked for, enough audio passed since the last one, and the text moved.

@@ -1,7 +1,9 @@
 //! The `compact_asr.v1.Recognizer` service: protocol flow for both RPCs.
 //!
-//! Why it looks like this: the async handlers only move messages; every CPU-heavy step
-//! (WAV parsing, features, model runs) happens on tokio's blocking pool, so one busy stream
+//! Why it looks like this: a live stream's chunk goes through the front end in its own task
+//! (microseconds: PCM decoding, resampling, fbank) and awaits its model run in the shared
+//! batch, so no thread is woken or parked per chunk; whole recordings (WAV parsing and
+//! `Recognize`'s audio, which can be long) run on tokio's blocking pool, so one big request
 //! never stalls another stream's network I/O. A stream owns its pool session; when the call
 //! ends for any reason (final sent, error, client gone) the stream is dropped and the
 //! session goes back to the pool. Every call is admitted through the server's [`Drain`], so
@@ -259,8 +261,7 @@ async fn recognize_stream(
             }
             Step::Config { .. } => return Err(out_of_sequence()),
         };
-        let events;
-        (stream, events) = run_blocking(stream, move |s| s.accept_audio(&audio)).await?;
+        let events = stream.accept_audio_async(&audio).await?;
         metrics::chunk_latency(received.elapsed().as_secs_f64());
         for event in events {
             for response in replies.on_event(&event) {
@@ -281,7 +282,7 @@ async fn recognize_stream(
             }
         }
     }
-    let (stream, last) = run_blocking(stream, RecognitionStream::finish).await?;
+    let last = stream.finish_async().await?;
     for response in replies.on_finish(&last) {
         if !deliver(tx, response, idle_timeout).await {
             break;
@@ -324,23 +325,6 @@ async fn deliver(
             false
         }
     }
-}
-
-/// Runs `work` on the stream on a blocking thread and hands the stream back with its result.
-async fn run_blocking<T, F>(
-    mut stream: RecognitionStream,
-    work: F,
-) -> Result<(RecognitionStream, T), ServiceError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut RecognitionStream) -> Result<T, AsrError> + Send + 'static,
-{
-    let (stream, result) = spawn_blocking(move || {
-        let result = work(&mut stream);
-        (stream, result)
-    })
-    .await?;
-    Ok((stream, result?))
 }
 
 /// Logs a finished recognition and records its audio and real-time factor.

@@ -79,6 +79,55 @@ async fn stream_bytes(
     (partials, finals.remove(0))
 }
 
+/// [`stream_bytes`] through the async path a live server stream takes.
+async fn stream_bytes_async(
+    engine: &Engine,
+    s: StreamSettings,
+    bytes: &[u8],
+    piece: usize,
+) -> Vec<StreamEvent> {
+    let mut stream = engine.open_stream(s).await.unwrap();
+    let mut events = Vec::new();
+    for chunk in bytes.chunks(piece) {
+        events.extend(stream.accept_audio_async(chunk).await.unwrap());
+    }
+    events.extend(
+        stream
+            .finish_async()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(StreamEvent::Final),
+    );
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_async_path_gives_exactly_the_blocking_paths_results() {
+    let engine = engine(160);
+    let bytes = linear16(&tone_samples(), 1);
+    for piece in [37, 3201] {
+        let (partials, last) = stream_bytes(
+            &engine,
+            settings(Encoding::Linear16, 1, true),
+            &bytes,
+            piece,
+        )
+        .await;
+        let mut blocking: Vec<StreamEvent> =
+            partials.into_iter().map(StreamEvent::Partial).collect();
+        blocking.push(StreamEvent::Final(last));
+        let awaited = stream_bytes_async(
+            &engine,
+            settings(Encoding::Linear16, 1, true),
+            &bytes,
+            piece,
+        )
+        .await;
+        assert_eq!(awaited, blocking, "pieces of {piece} bytes");
+    }
+}
+
 #[tokio::test]
 async fn final_text_matches_the_independent_reference_for_any_byte_split() {
     let engine = engine(160);
