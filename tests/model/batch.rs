@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use compact_asr::error::AsrError;
 use compact_asr::model::{AcousticModel, BatchConfig, BatchScheduler, ModelSpec};
 
+use crate::common::reference::max_abs_diff;
+
 const TINY: &str = "tests/data/tiny_model";
 const BASELINE: &str = "models/baseline";
 
@@ -31,14 +33,6 @@ fn scheduler(model: &Arc<AcousticModel>, max_batch: usize, wait_ms: u64) -> Arc<
         workers: 2,
     };
     Arc::new(BatchScheduler::start(Arc::clone(model), config).unwrap())
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// Stream `k`'s features: the reference rotated and scaled differently per stream, cut to a

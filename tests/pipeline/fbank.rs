@@ -7,6 +7,8 @@ use compact_asr::audio::read_wav_file;
 use compact_asr::features::{compute_fbank, FbankOptions, FrameStacker, StreamingFbank};
 use serde::Deserialize;
 
+use crate::common::reference::{max_abs_diff, read_f32};
+
 #[derive(Deserialize)]
 struct Fixtures {
     sample_rate: u32,
@@ -30,22 +32,6 @@ fn fixture_dir() -> PathBuf {
 fn load() -> Fixtures {
     let text = std::fs::read_to_string(fixture_dir().join("fixtures.toml")).unwrap();
     toml::from_str(&text).unwrap()
-}
-
-fn read_f32(path: &Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]
