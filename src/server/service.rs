@@ -21,7 +21,7 @@ use tracing::Instrument;
 use crate::audio;
 use crate::error::AsrError;
 use crate::metrics::{self, ActiveStream};
-use crate::pipeline::{Engine, Hypothesis, RecognitionStream, StreamEvent};
+use crate::pipeline::{run_blocking, Engine, Hypothesis, RecognitionStream, StreamEvent};
 use crate::proto::recognizer_server::Recognizer;
 use crate::proto::{
     RecognitionConfig, RecognizeRequest, RecognizeResponse, StreamingRecognizeRequest,
@@ -369,25 +369,9 @@ async fn deliver(
     }
 }
 
-/// Runs `work` on the stream on a blocking thread and hands the stream back with its result.
-async fn run_blocking<T, F>(
-    mut stream: RecognitionStream,
-    work: F,
-) -> Result<(RecognitionStream, T), ServiceError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut RecognitionStream) -> Result<T, AsrError> + Send + 'static,
-{
-    let (stream, result) = spawn_blocking(move || {
-        let result = work(&mut stream);
-        (stream, result)
-    })
-    .await?;
-    Ok((stream, result?))
-}
-
-/// Logs a finished recognition and records its audio and real-time factor.
-fn record_finished(transcript: &Transcript) {
+/// Logs a finished recognition and records its audio and real-time factor (every
+/// transport's streams, so the WebSocket endpoint calls it too).
+pub(crate) fn record_finished(transcript: &Transcript) {
     let Transcript {
         audio_seconds,
         compute_seconds,
