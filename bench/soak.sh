@@ -72,7 +72,7 @@ if [ -z "$audio" ]; then
 fi
 
 if [ -z "$server" ]; then
-    COMPACT_ASR_METRICS_LISTEN=127.0.0.1:0 "$bin" serve --listen 127.0.0.1:0 --model "$model" \
+    COMPACT_ASR_METRICS_LISTEN=127.0.0.1:0 COMPACT_ASR_WS_LISTEN=127.0.0.1:0 "$bin" serve --listen 127.0.0.1:0 --model "$model" \
         >/dev/null 2>"$out/server.log" &
     pid=$! started=$!
     for _ in $(seq 600); do

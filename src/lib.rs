@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: audio → features → model → decode → responses. Each stage is a
 //! module; [`pipeline`] strings them together for one stream, and both the gRPC server and
-//! the in-process `transcribe`/`eval` commands use that same pipeline.
+//! the in-process `transcribe`/`eval` commands use that same pipeline; [`ws`] is a second
+//! front door (vosk-server's WebSocket protocol) on the same engine.
 
 pub mod proto {
     //! Generated gRPC/protobuf code for `compact_asr.v1`.
@@ -25,3 +26,4 @@ pub mod model;
 pub mod pipeline;
 pub mod server;
 pub mod transcribe;
+pub mod ws;

@@ -5,6 +5,9 @@
 # crates.io and PyPI (the Python example's and the deploy checks' pinned requirements).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Chromium for the demo page's browser test (Debian's; the test skips, saying why, where
+# it cannot run).
+tests/install-browser.sh
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
 mkdir -p target

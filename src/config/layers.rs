@@ -41,6 +41,12 @@ pub struct SettingsArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
 
+    /// Address (HOST:PORT) of the WebSocket endpoint (vosk-server's protocol) and its browser
+    /// demo page at /, over plain HTTP; "off" disables it.
+    #[arg(long, env = "COMPACT_ASR_WS_LISTEN", value_name = "HOST:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_listen: Option<String>,
+
     /// The engine's keys, which `transcribe`, `eval` and `bench` take too.
     #[command(flatten)]
     #[serde(flatten)]

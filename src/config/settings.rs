@@ -37,6 +37,7 @@ pub const DEFAULT_MODEL: &str = "models/hybrid/model.toml";
 pub struct Settings {
     pub listen: String,
     pub metrics_listen: String,
+    pub ws_listen: String,
     pub model: PathBuf,
     pub pool_size: usize,
     pub max_batch: usize,
@@ -80,6 +81,8 @@ impl Default for Settings {
         Settings {
             listen: "0.0.0.0:50051".into(),
             metrics_listen: "0.0.0.0:9090".into(),
+            // vosk-server's port, so its clients only need the host changed.
+            ws_listen: "0.0.0.0:2700".into(),
             model: engine.model_path,
             pool_size: engine.pool_size,
             max_batch: engine.batch.max_batch,
@@ -117,6 +120,15 @@ impl Settings {
     /// Where to serve `/metrics`, or `None` when `metrics_listen` is "" or "off".
     pub fn metrics_addr(&self) -> Option<&str> {
         match self.metrics_listen.trim() {
+            "" | "off" => None,
+            addr => Some(addr),
+        }
+    }
+
+    /// Where to serve the WebSocket endpoint and demo page, or `None` when `ws_listen` is ""
+    /// or "off".
+    pub fn ws_addr(&self) -> Option<&str> {
+        match self.ws_listen.trim() {
             "" | "off" => None,
             addr => Some(addr),
         }
@@ -176,6 +188,7 @@ impl Settings {
             shutdown_grace: self.shutdown_grace(),
             limits: self.stream_limits(),
             idle_timeout: self.idle_timeout(),
+            ws_listen: self.ws_addr().map(str::to_owned),
         })
     }
 
@@ -253,6 +266,16 @@ mod tests {
         for off in ["", "off", " off "] {
             settings.metrics_listen = off.into();
             assert_eq!(settings.metrics_addr(), None, "{off:?}");
+        }
+    }
+
+    #[test]
+    fn the_websocket_endpoint_is_on_vosks_port_and_can_be_switched_off() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.ws_addr(), Some("0.0.0.0:2700"));
+        for off in ["", "off", " off "] {
+            settings.ws_listen = off.into();
+            assert_eq!(settings.ws_addr(), None, "{off:?}");
         }
     }
 

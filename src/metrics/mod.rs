@@ -8,6 +8,9 @@
 //! alert rules in `deploy/`: change them only together.
 
 pub mod http;
+mod transport;
+
+pub use transport::Transport;
 
 use std::sync::LazyLock;
 
@@ -32,6 +35,7 @@ struct Metrics {
     inference: Histogram,
     batch_size: Histogram,
     errors: IntCounterVec,
+    transports: transport::TransportMetrics,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -61,6 +65,7 @@ impl Metrics {
         )
         .unwrap_or_else(|e| invalid(errors_name, e));
         Metrics {
+            transports: transport::TransportMetrics::new(&registry),
             active_streams: gauge(
                 "compact_asr_active_streams",
                 "Recognition calls (streaming and unary) in progress.",
@@ -124,12 +129,14 @@ fn register<M: prometheus::core::Collector + Clone + 'static>(
 }
 
 impl Metrics {
-    fn stream_started(&self) {
+    fn stream_started(&self, transport: Transport) {
         self.active_streams.inc();
+        self.transports.started(transport);
     }
 
-    fn stream_finished(&self) {
+    fn stream_finished(&self, transport: Transport) {
         self.active_streams.dec();
+        self.transports.finished(transport);
     }
 
     fn audio_processed(&self, seconds: f64) {
@@ -178,12 +185,18 @@ fn saturating_i64(n: usize) -> i64 {
 /// A recognition call began (`compact_asr_active_streams` + 1). Pair with [`stream_finished`],
 /// or hold an [`ActiveStream`] which does both.
 pub fn stream_started() {
-    METRICS.stream_started();
+    METRICS.stream_started(Transport::Grpc);
 }
 
 /// A recognition call ended, however it ended (`compact_asr_active_streams` − 1).
 pub fn stream_finished() {
-    METRICS.stream_finished();
+    METRICS.stream_finished(Transport::Grpc);
+}
+
+/// The server closed a WebSocket connection with close `code`
+/// (`compact_asr_websocket_closes_total{code="1007"}`; 1000 is a normal end).
+pub fn websocket_closed(code: u16) {
+    METRICS.transports.websocket_closed(code);
 }
 
 /// `seconds` more audio were recognised (`compact_asr_audio_seconds_total`); NaN and
@@ -227,14 +240,22 @@ pub fn render() -> String {
 
 /// Counts one active stream for as long as it lives: [`stream_started`] now,
 /// [`stream_finished`] on drop, so early returns and panics cannot leak the gauge.
+/// `compact_asr_active_streams` counts every transport (so dashboards keep working); the
+/// `transport`-labelled families tell them apart.
 #[derive(Debug)]
 #[must_use = "the stream counts as active only while this guard lives"]
-pub struct ActiveStream(());
+pub struct ActiveStream(Transport);
 
 impl ActiveStream {
+    /// A gRPC call.
     pub fn new() -> ActiveStream {
-        stream_started();
-        ActiveStream(())
+        ActiveStream::with_transport(Transport::Grpc)
+    }
+
+    /// A call through `transport`.
+    pub fn with_transport(transport: Transport) -> ActiveStream {
+        METRICS.stream_started(transport);
+        ActiveStream(transport)
     }
 }
 
@@ -246,7 +267,7 @@ impl Default for ActiveStream {
 
 impl Drop for ActiveStream {
     fn drop(&mut self) {
-        stream_finished();
+        METRICS.stream_finished(self.0);
     }
 }
 
@@ -368,9 +389,9 @@ mod tests {
     #[test]
     fn gauges_follow_streams_and_the_pool() {
         let metrics = Metrics::new();
-        metrics.stream_started();
-        metrics.stream_started();
-        metrics.stream_finished();
+        metrics.stream_started(Transport::Grpc);
+        metrics.stream_started(Transport::WebSocket);
+        metrics.stream_finished(Transport::WebSocket);
         metrics.pool(3, 8);
         let text = metrics.render();
         assert_eq!(sample(&text, "compact_asr_active_streams"), Some(1.0));

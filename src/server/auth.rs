@@ -50,12 +50,28 @@ impl BearerAuth {
             .metadata()
             .get("authorization")
             .ok_or(AuthError::Missing)?;
-        let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+        self.check_authorization(value.to_str().map_err(|_| AuthError::Malformed)?)
+    }
+
+    /// Checks an `authorization` value (`Bearer <token>`); shared with the WebSocket
+    /// endpoint, whose clients send it as an HTTP header.
+    pub(crate) fn check_authorization(&self, value: &str) -> Result<(), AuthError> {
+        if !self.is_enabled() {
+            return Ok(());
+        }
         let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(AuthError::Malformed);
         }
-        let token = token.trim().as_bytes();
+        self.check_token(token.trim())
+    }
+
+    /// Checks a bare token (a browser's `?token=`, which cannot set headers on a WebSocket).
+    pub(crate) fn check_token(&self, token: &str) -> Result<(), AuthError> {
+        if !self.is_enabled() {
+            return Ok(());
+        }
+        let token = token.as_bytes();
         // Compare against every token, each in constant time, so timing tells nothing.
         let matched = self.tokens.iter().fold(subtle::Choice::from(0), |any, t| {
             any | t.as_bytes().ct_eq(token)

@@ -1,6 +1,7 @@
 //! The gRPC front door: the `compact_asr.v1.Recognizer` service plus the standard health and
 //! reflection services, served by tonic over one TCP listener (optionally TLS, optionally
-//! behind a bearer token), with a graceful, deadline-bounded shutdown.
+//! behind a bearer token), with a graceful, deadline-bounded shutdown; and, when
+//! `ws_listen` asks for it, the WebSocket endpoint ([`crate::ws`]) under the same drain.
 //!
 //! Why a module of its own: everything network-facing (protocol rules, message limits,
 //! error → status mapping, authentication, draining) lives here, so the engine underneath
@@ -35,10 +36,12 @@ use crate::proto::recognizer_server::RecognizerServer;
 
 pub use auth::{load_tokens, AuthError};
 pub use options::ServerOptions;
+pub use request_config::{DEFAULT_BOOST, MAX_ALTERNATIVES, MAX_PHRASES, MAX_PHRASE_CHARS};
 pub use service::RecognizerService;
 
-use auth::BearerAuth;
-use drain::Drain;
+pub(crate) use auth::BearerAuth;
+pub(crate) use drain::Drain;
+pub(crate) use service::record_finished;
 
 /// After the drain, how long connections may take to close before the server stops anyway.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -70,6 +73,8 @@ pub enum ServeError {
     },
     #[error("auth token file {0} lists no token")]
     NoTokens(PathBuf),
+    #[error("the WebSocket endpoint failed: {0}")]
+    WebSocket(std::io::Error),
 }
 
 /// Binds a TCP listener on `addr` ("HOST:PORT"; port 0 picks a free one).
@@ -88,14 +93,35 @@ pub async fn bind(addr: &str) -> Result<TcpListener, ServeError> {
 /// final result. Returns once every call has ended (at worst a few seconds after the grace).
 ///
 /// The engine has already loaded its model, so health reports SERVING from the first call.
+/// With `options.ws_listen`, the WebSocket endpoint and its demo page are served on that
+/// address too, admitted and drained with the gRPC calls.
 pub async fn serve(
     engine: Engine,
     listener: TcpListener,
     options: &ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let ws_listener = match &options.ws_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    serve_listeners(engine, listener, ws_listener, options, shutdown).await
+}
+
+/// [`serve`] on listeners already bound (so [`RunningServer`] knows both addresses).
+async fn serve_listeners(
+    engine: Engine,
+    listener: TcpListener,
+    ws_listener: Option<TcpListener>,
+    options: &ServerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let drain = Drain::default();
     let auth = BearerAuth::new(options.auth_tokens.clone());
+    let websocket = match ws_listener {
+        Some(listener) => Some(start_websocket(listener, &engine, &drain, &auth, options)?),
+        None => None,
+    };
     let recognizer = RecognizerServer::new(RecognizerService::new(
         engine,
         drain.clone(),
@@ -140,14 +166,42 @@ pub async fn serve(
             std::future::pending::<()>().await;
         }
     };
-    tokio::select! {
-        result = server => result?,
+    let served = tokio::select! {
+        result = server => result.map_err(ServeError::from),
         () = closed_late => {
             tracing::warn!("connections still open {CLOSE_TIMEOUT:?} after the drain; stopping anyway");
+            Ok(())
         }
+    };
+    if let Some(websocket) = websocket {
+        websocket.stop().await.map_err(ServeError::WebSocket)?;
     }
+    served?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// The WebSocket endpoint on `listener`, sharing the engine, drain, token and limits.
+fn start_websocket(
+    listener: TcpListener,
+    engine: &Engine,
+    drain: &Drain,
+    auth: &BearerAuth,
+    options: &ServerOptions,
+) -> Result<crate::ws::WsServer, ServeError> {
+    let context = crate::ws::Context {
+        engine: engine.clone(),
+        drain: drain.clone(),
+        limits: options.limits,
+        idle_timeout: options.idle_timeout,
+    };
+    let websocket = crate::ws::WsServer::start(listener, context, auth.clone())
+        .map_err(ServeError::WebSocket)?;
+    if options.tls.is_some() {
+        tracing::warn!("the WebSocket endpoint speaks plain HTTP; put a TLS proxy in front of it");
+    }
+    tracing::info!(ws_addr = %websocket.addr(), "serving WebSocket (vosk protocol) and the demo page");
+    Ok(websocket)
 }
 
 /// A server running on a background task, for the bench and tests: it stops when
@@ -155,6 +209,7 @@ pub async fn serve(
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    ws_addr: Option<SocketAddr>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), ServeError>>,
 }
@@ -165,7 +220,8 @@ impl RunningServer {
         RunningServer::start_with(engine, addr, ServerOptions::default()).await
     }
 
-    /// [`RunningServer::start`] with TLS, authentication or another shutdown grace.
+    /// [`RunningServer::start`] with TLS, authentication, another shutdown grace or the
+    /// WebSocket endpoint (`options.ws_listen`, e.g. "127.0.0.1:0").
     pub async fn start_with(
         engine: Engine,
         addr: &str,
@@ -176,15 +232,31 @@ impl RunningServer {
             addr: addr.to_owned(),
             source,
         })?;
+        let ws_listener = match &options.ws_listen {
+            Some(ws) => Some(bind(ws).await?),
+            None => None,
+        };
+        let ws_addr = match &ws_listener {
+            Some(ws) => Some(ws.local_addr().map_err(|source| ServeError::Bind {
+                addr: options.ws_listen.clone().unwrap_or_default(),
+                source,
+            })?),
+            None => None,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let stopped = async {
                 // A dropped handle stops the server as well.
                 let _ = stopped.await;
             };
-            serve(engine, listener, &options, stopped).await
+            serve_listeners(engine, listener, ws_listener, &options, stopped).await
         });
-        Ok(RunningServer { addr, stop, task })
+        Ok(RunningServer {
+            addr,
+            ws_addr,
+            stop,
+            task,
+        })
     }
 
     /// The address actually bound.
@@ -195,6 +267,16 @@ impl RunningServer {
     /// `http://ADDR`, for clients.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The WebSocket endpoint's address, when it was asked for.
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws_addr
+    }
+
+    /// `ws://ADDR/` (the endpoint) and `http://ADDR/` (the demo page) share this address.
+    pub fn ws_url(&self) -> Option<String> {
+        self.ws_addr.map(|addr| format!("ws://{addr}/"))
     }
 
     /// Drains (see [`serve`]) and waits for the server to end.

@@ -24,11 +24,15 @@ pub struct ServerOptions {
     /// A stream with no request for this long is ended (final result, then
     /// DEADLINE_EXCEEDED) and its session freed.
     pub idle_timeout: Duration,
+    /// Where to serve the WebSocket endpoint and its demo page ("HOST:PORT"; port 0 picks a
+    /// free one); `None`: not at all.
+    pub ws_listen: Option<String>,
 }
 
 impl Default for ServerOptions {
     /// Plain text, no authentication, 30 s grace, [`StreamLimits::default`], 30 s idle
-    /// timeout.
+    /// timeout, no WebSocket endpoint (the `ws_listen` setting has one; in-process servers
+    /// ask for it).
     fn default() -> Self {
         ServerOptions {
             tls: None,
@@ -36,6 +40,7 @@ impl Default for ServerOptions {
             shutdown_grace: Duration::from_secs(30),
             limits: StreamLimits::default(),
             idle_timeout: Duration::from_secs(30),
+            ws_listen: None,
         }
     }
 }

@@ -68,13 +68,74 @@ pub enum Step {
 #[derive(Debug, Clone, Copy)]
 enum State {
     AwaitingConfig,
-    /// Audio may follow; `max_bytes` is the audio limit in bytes of the config's encoding.
-    Streaming {
-        received: u64,
-        max_bytes: u64,
-    },
-    /// The audio limit was reached.
-    Full,
+    /// Audio may follow, within the budget of the config's encoding.
+    Streaming(AudioBudget),
+}
+
+/// Audio accepted by an [`AudioBudget`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admitted {
+    /// Within the limits (possibly empty).
+    Audio(Vec<u8>),
+    /// The part of the message within the duration limit: recognise it, send the final
+    /// result, then end the stream with [`AudioBudget::limit_error`]; the budget refuses
+    /// every later message.
+    Last(Vec<u8>),
+}
+
+/// The size rules of one stream's audio, whatever carries it: each message at most
+/// `max_chunk_bytes`, the stream at most `max_audio` (counted in whole sample frames of its
+/// encoding). Why separate from [`RequestSequence`]: the WebSocket endpoint has its own
+/// message order but must enforce the very same limits.
+#[derive(Debug, Clone, Copy)]
+pub struct AudioBudget {
+    limits: StreamLimits,
+    received: u64,
+    /// `max_audio` in bytes of the stream's encoding.
+    max_bytes: u64,
+    full: bool,
+}
+
+impl AudioBudget {
+    /// The budget of a stream opened with `settings`.
+    pub fn new(limits: StreamLimits, settings: &StreamSettings) -> AudioBudget {
+        AudioBudget {
+            limits,
+            received: 0,
+            max_bytes: max_bytes(settings, limits.max_audio),
+            full: false,
+        }
+    }
+
+    /// Takes the next message's audio: refused when over the chunk limit or once the
+    /// duration limit has been reached; cut at that limit.
+    pub fn take(&mut self, mut audio: Vec<u8>) -> Result<Admitted, RequestError> {
+        if self.full {
+            return Err(self.limit_error());
+        }
+        if audio.len() > self.limits.max_chunk_bytes {
+            return Err(RequestError::ChunkTooLarge {
+                bytes: audio.len(),
+                max: self.limits.max_chunk_bytes,
+            });
+        }
+        let room = self.max_bytes - self.received;
+        let len = audio.len() as u64;
+        if len <= room {
+            self.received += len;
+            return Ok(Admitted::Audio(audio));
+        }
+        // Below `len`, itself a usize.
+        audio.truncate(room as usize);
+        self.received = self.max_bytes;
+        self.full = true;
+        Ok(Admitted::Last(audio))
+    }
+
+    /// The error that ends a stream which reached the audio limit.
+    pub fn limit_error(&self) -> RequestError {
+        RequestError::StreamTooLong(self.limits.max_audio)
+    }
 }
 
 /// Checks one stream's requests in arrival order.
@@ -100,40 +161,18 @@ impl RequestSequence {
         match (&mut self.state, request) {
             (State::AwaitingConfig, StreamingRequest::StreamingConfig(config)) => {
                 let settings = request_config::streaming_settings(&config)?;
-                self.state = State::Streaming {
-                    received: 0,
-                    max_bytes: max_bytes(&settings, self.limits.max_audio),
-                };
+                self.state = State::Streaming(AudioBudget::new(self.limits, &settings));
                 Ok(Step::Config { config, settings })
             }
             (State::AwaitingConfig, StreamingRequest::AudioContent(_)) => {
                 Err(RequestError::ConfigNotFirst)
             }
             (_, StreamingRequest::StreamingConfig(_)) => Err(RequestError::RepeatedConfig),
-            (State::Full, StreamingRequest::AudioContent(_)) => Err(self.limit_error()),
-            (
-                State::Streaming {
-                    received,
-                    max_bytes,
-                },
-                StreamingRequest::AudioContent(mut audio),
-            ) => {
-                if audio.len() > self.limits.max_chunk_bytes {
-                    return Err(RequestError::ChunkTooLarge {
-                        bytes: audio.len(),
-                        max: self.limits.max_chunk_bytes,
-                    });
-                }
-                let room = *max_bytes - *received;
-                let len = audio.len() as u64;
-                if len <= room {
-                    *received += len;
-                    return Ok(Step::Audio(audio));
-                }
-                // Below `len`, itself a usize.
-                audio.truncate(room as usize);
-                self.state = State::Full;
-                Ok(Step::LastAudio(audio))
+            (State::Streaming(budget), StreamingRequest::AudioContent(audio)) => {
+                Ok(match budget.take(audio)? {
+                    Admitted::Audio(audio) => Step::Audio(audio),
+                    Admitted::Last(audio) => Step::LastAudio(audio),
+                })
             }
         }
     }
@@ -142,7 +181,7 @@ impl RequestSequence {
     pub fn finish(&self) -> Result<(), RequestError> {
         match self.state {
             State::AwaitingConfig => Err(RequestError::NoConfig),
-            State::Streaming { .. } | State::Full => Ok(()),
+            State::Streaming(_) => Ok(()),
         }
     }
 

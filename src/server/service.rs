@@ -327,8 +327,9 @@ async fn deliver(
     }
 }
 
-/// Logs a finished recognition and records its audio and real-time factor.
-fn record_finished(transcript: &Transcript) {
+/// Logs a finished recognition and records its audio and real-time factor (every
+/// transport's streams, so the WebSocket endpoint calls it too).
+pub(crate) fn record_finished(transcript: &Transcript) {
     let Transcript {
         audio_seconds,
         compute_seconds,

@@ -136,27 +136,33 @@ impl From<ServiceError> for Status {
 fn code_for(err: &ServiceError) -> Code {
     match err {
         ServiceError::Request(e) => e.code(),
-        ServiceError::Engine(e) => match e {
-            AsrError::Audio(
-                AudioError::Resample(_)
-                | AudioError::ResampleBuffer(_)
-                | AudioError::ResamplerSetup { .. },
-            ) => Code::Internal,
-            AsrError::InvalidConfig(_)
-            | AsrError::Audio(_)
-            | AsrError::StreamMisuse(_)
-            | AsrError::Boost(_) => Code::InvalidArgument,
-            AsrError::PoolExhausted { .. } => Code::ResourceExhausted,
-            AsrError::Model(..)
-            | AsrError::ModelLoad { .. }
-            | AsrError::Features(_)
-            | AsrError::Decode(_)
-            | AsrError::Internal(..) => Code::Internal,
-        },
+        ServiceError::Engine(e) => engine_code(e),
         ServiceError::Task(_) => Code::Internal,
         ServiceError::Inbound(status) => status.code(),
         ServiceError::Auth(_) => Code::Unauthenticated,
         ServiceError::Draining | ServiceError::ShutdownDeadline => Code::Unavailable,
+    }
+}
+
+/// Whose fault an engine error is, as a status code: the one classification of engine
+/// errors, which the WebSocket endpoint turns into its close codes too.
+pub fn engine_code(err: &AsrError) -> Code {
+    match err {
+        AsrError::Audio(
+            AudioError::Resample(_)
+            | AudioError::ResampleBuffer(_)
+            | AudioError::ResamplerSetup { .. },
+        ) => Code::Internal,
+        AsrError::InvalidConfig(_)
+        | AsrError::Audio(_)
+        | AsrError::StreamMisuse(_)
+        | AsrError::Boost(_) => Code::InvalidArgument,
+        AsrError::PoolExhausted { .. } => Code::ResourceExhausted,
+        AsrError::Model(..)
+        | AsrError::ModelLoad { .. }
+        | AsrError::Features(_)
+        | AsrError::Decode(_)
+        | AsrError::Internal(..) => Code::Internal,
     }
 }
 

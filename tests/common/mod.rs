@@ -4,11 +4,13 @@
 //! loopback port and talk to it through the generated tonic client, plus the submodules
 //! below for recordings, noise, reference outputs and Python venvs.
 
+pub mod cdp;
 pub mod log_probs;
 pub mod noise;
 pub mod recordings;
 pub mod reference;
 pub mod venv;
+pub mod ws_client;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -536,6 +536,7 @@ fn serve_with(model: &Path) -> Command {
         .args(["serve", "--listen", "127.0.0.1:0", "--model"])
         .arg(model)
         .env("COMPACT_ASR_METRICS_LISTEN", "127.0.0.1:0")
+        .env("COMPACT_ASR_WS_LISTEN", "127.0.0.1:0")
         .env("RUST_BACKTRACE", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

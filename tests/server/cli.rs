@@ -12,6 +12,7 @@ fn compact_asr() -> Command {
         .env("COMPACT_ASR_MODEL", tiny_model())
         // Parallel servers must not all claim the default metrics port.
         .env("COMPACT_ASR_METRICS_LISTEN", "127.0.0.1:0")
+        .env("COMPACT_ASR_WS_LISTEN", "127.0.0.1:0")
         .env_remove("RUST_LOG");
     command
 }

@@ -7,6 +7,7 @@
 pub mod common;
 
 mod baseline;
+mod browser;
 mod cli;
 mod decoding;
 mod inputs;
@@ -17,3 +18,4 @@ mod python;
 mod security;
 mod shutdown;
 mod streaming;
+mod websocket;

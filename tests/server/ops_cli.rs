@@ -128,6 +128,7 @@ async fn secured_serve_transcribes_exports_metrics_and_drains_on_sigterm() {
         .arg(&key)
         .args(["--shutdown-grace-secs", &grace.as_secs().to_string()])
         .env("COMPACT_ASR_METRICS_LISTEN", "127.0.0.1:0")
+        .env("COMPACT_ASR_WS_LISTEN", "127.0.0.1:0")
         .env("COMPACT_ASR_AUTH_TOKEN", "tok3n")
         .stderr(Stdio::piped())
         .spawn()

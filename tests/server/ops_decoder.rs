@@ -34,6 +34,7 @@ fn serve(env: &[(&str, std::path::PathBuf)]) -> (ServerProcess, String, serde_js
     let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .env("COMPACT_ASR_METRICS_LISTEN", "127.0.0.1:0")
+        .env("COMPACT_ASR_WS_LISTEN", "127.0.0.1:0")
         .env("COMPACT_ASR_POOL_SIZE", "2")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(repo_path(""))
