@@ -16,7 +16,7 @@ from pathlib import Path
 import soundfile as sf
 
 from .augment import augment
-from .check import MAX_CER, check
+from .check import MAX_CER, check, check_text
 from .dev import build_dev
 from .synth import synthesize
 from .texts import collect
@@ -74,6 +74,23 @@ def _kokoro_jobs(train: list[str], test: list[str], used: set[str], n_kokoro: in
     return jobs
 
 
+def sentence_pool(text_dir: Path, seed: int, n_test: int) -> tuple[list[str], list[str]]:
+    """The corpus's (train, test) sentences: drawn once per cache and kept in text_dir.
+
+    Why kept: part of the pool comes from /usr/share/doc, which changes whenever a package
+    is installed; redrawing it would give existing WAVs (found by id) other sentences.
+    """
+    train_file, test_file = text_dir / "train.txt", text_dir / "test.txt"
+    if train_file.exists() and test_file.exists():
+        read = lambda f: [line for line in f.read_text().split("\n") if line]
+        return read(train_file), read(test_file)
+    train, test = collect(seed, n_test=n_test)
+    text_dir.mkdir(parents=True, exist_ok=True)
+    test_file.write_text("\n".join(test) + "\n")
+    train_file.write_text("\n".join(train) + "\n")
+    return train, test
+
+
 def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice: int,
               seed: int, audio_dir: Path, n_extra: int = 0, n_kokoro: int = 0) -> list[dict]:
     """Assign sentences to voices. Returns synthesis jobs in a seeded random order.
@@ -115,7 +132,8 @@ def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice:
 def _synth_job(job: dict) -> tuple[dict, float | None, str, dict | None]:
     """Synthesize (unless the WAV exists), then have Whisper check it (unless cached)."""
     try:
-        if os.path.exists(job["path"]) and os.path.getsize(job["path"]) > 1000:
+        if os.path.exists(job["path"]) and os.path.getsize(job["path"]) > 1000 and \
+                check_text(job["path"]) in (None, job["text"]):
             dur = sf.info(job["path"]).duration
         else:
             v = job["voice"]
@@ -211,10 +229,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     t_start = time.time()
 
-    train_text, test_text = collect(a.seed, n_test=3 * a.test_utts_per_voice + 50)
-    (work / "text").mkdir(exist_ok=True)
-    (work / "text" / "train.txt").write_text("\n".join(train_text) + "\n")
-    (work / "text" / "test.txt").write_text("\n".join(test_text) + "\n")
+    train_text, test_text = sentence_pool(work / "text", a.seed, 3 * a.test_utts_per_voice + 50)
     log.info("text: %d train sentences, %d test sentences (disjoint)",
              len(train_text), len(test_text))
 

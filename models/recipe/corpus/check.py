@@ -112,8 +112,9 @@ def check(wav: str, text: str) -> dict:
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             cached = json.loads(f.read())
-        # Files from before the raw text was kept hold the spoken form under "hyp".
-        return verdict(text, cached.get("raw", cached.get("hyp", "")))
+        if cached.get("text", text) == text:
+            # Files from before the raw text was kept hold the spoken form under "hyp".
+            return verdict(text, cached.get("raw", cached.get("hyp", "")))
     import soundfile as sf
     audio, sr = sf.read(wav, dtype="float32")
     if sr != 16000:
@@ -121,6 +122,18 @@ def check(wav: str, text: str) -> dict:
     raw = transcribe(audio)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps({"raw": raw}) + "\n")
+        f.write(json.dumps({"raw": raw, "text": text}) + "\n")
     os.replace(tmp, path)
     return verdict(text, raw)
+
+
+def check_text(wav: str) -> str | None:
+    """The text `wav` was checked against, or None when unknown (no verdict yet).
+
+    A build whose job now has another text for the same file re-synthesizes it: a WAV is
+    only reused for the sentence it speaks."""
+    try:
+        with open(wav + ".check", encoding="utf-8") as f:
+            return json.loads(f.read()).get("text")
+    except FileNotFoundError:
+        return None

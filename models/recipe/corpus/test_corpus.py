@@ -12,8 +12,8 @@ import soundfile as sf
 from pathlib import Path
 
 from .augment import augment
-from .build import EXTRA_IDX0, plan_jobs
-from .check import verdict
+from .build import EXTRA_IDX0, plan_jobs, sentence_pool
+from .check import check_text, verdict
 from .normalize import normalize, number_to_words, ordinal_words, year_words
 from .texts import collect, template_sentences
 from . import kokoro
@@ -119,6 +119,24 @@ class ExtensionTest(unittest.TestCase):
         self.assertFalse({j["text"] for j in k_train} & (others | set(test)))
         order = [j["split"] for j in plan_jobs(train, test, 400, 10, 5, Path("/a"), 100, 500)]
         self.assertEqual(order, sorted(order, key=lambda s: s != "test"))  # test sets first
+
+
+class PoolTest(unittest.TestCase):
+    def test_the_sentence_pool_is_drawn_once_and_kept(self):
+        with tempfile.TemporaryDirectory() as d:
+            first = sentence_pool(Path(d), seed=3, n_test=20)
+            (Path(d) / "train.txt").write_text("kept sentence one\nkept sentence two\n")
+            again = sentence_pool(Path(d), seed=3, n_test=20)
+            self.assertEqual(again[0], ["kept sentence one", "kept sentence two"])
+            self.assertEqual(again[1], first[1])
+
+    def test_a_wav_is_reused_only_for_the_text_it_was_checked_against(self):
+        with tempfile.TemporaryDirectory() as d:
+            wav = os.path.join(d, "a.wav")
+            self.assertIsNone(check_text(wav))
+            with open(wav + ".check", "w") as f:
+                f.write('{"raw": "Hello there.", "text": "hello there"}\n')
+            self.assertEqual(check_text(wav), "hello there")
 
 
 class CheckTest(unittest.TestCase):

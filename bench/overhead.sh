@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Where a loaded server's CPU goes: one fixed-size load-test trial against a server binary,
+# with the CPU split into client, server-model and server-other (docs/benchmarks.md,
+# "Server overhead"). Run it on an idle machine.
+# Usage: bench/overhead.sh SERVER_BIN STREAMS [SERVE FLAGS...]
+#   bench/overhead.sh target/release/compact-asr 320 --model models/hybrid/model.toml --decoder greedy
+# Env: DURATION (15 s of stream starts), AUDIO (tests/data), CLIENT (the load-test client
+#      binary: target/release/compact-asr, so every server meets the same client).
+# Prints one JSON object: the load test's streams, chunk p95 and errors, and CPU seconds of
+# the client, the server, and the server's model calls (the inference histogram's sum: the
+# batch workers' time in tract), plus the model-only bound (streams the model alone could
+# serve on this machine's cores at the measured model cost per stream-second).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$1 streams=$2
+shift 2
+client="${CLIENT:-target/release/compact-asr}"
+port=$(( 20000 + RANDOM % 20000 ))
+mport=$(( port + 1 ))
+log="${TMPDIR:-/tmp}/compact_asr_overhead_server.log"
+"$bin" serve --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$mport" "$@" 2>"$log" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+    "$client" health --server "http://127.0.0.1:$port" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+model_seconds() {
+    curl -s "http://127.0.0.1:$mport/metrics" |
+        awk '/^compact_asr_inference_seconds_sum/ { print $2; found = 1 } END { if (!found) print 0 }'
+}
+s0=$(cpu $server) m0=$(model_seconds)
+out=$(mktemp)
+/usr/bin/time -f "%U %S" -o "$out.time" "$client" loadtest --server "http://127.0.0.1:$port" \
+    --streams "$streams" --duration "${DURATION:-15}" --audio "${AUDIO:-tests/data}" --json >"$out"
+s1=$(cpu $server) m1=$(model_seconds)
+python3 - "$out" "$out.time" "$s0" "$s1" "$m0" "$m1" "$ticks" "$(nproc)" <<'PY'
+import json, sys
+summary = json.load(open(sys.argv[1]))
+user, system = map(float, open(sys.argv[2]).read().split()[-2:])
+s0, s1, m0, m1, ticks, cores = (float(x) for x in sys.argv[3:9])
+server = (s1 - s0) / ticks
+model = m1 - m0
+stream_seconds = summary["audio_seconds"]
+print(json.dumps({
+    "streams": summary["streams"],
+    "chunk_p95_ms": summary["chunk_latency_ms"]["p95"],
+    "errors": sum(summary["errors"].values()),
+    "audio_seconds": round(stream_seconds, 1),
+    "client_cpu_s": round(user + system, 2),
+    "server_cpu_s": round(server, 2),
+    "server_model_s": round(model, 2),
+    "server_other_s": round(server - model, 2),
+    "other_per_model": round((server - model) / model, 2) if model else None,
+    "model_only_bound_streams": round(cores * stream_seconds / model) if model else None,
+}))
+PY
+rm -f "$out" "$out.time"
