@@ -7,8 +7,8 @@
 # Env: DURATION (15 s of stream starts), AUDIO (tests/data), CLIENT (the load-test client
 #      binary: target/release/compact-asr, so every server meets the same client).
 # Prints one JSON object: the load test's streams, chunk p95 and errors, and CPU seconds of
-# the client, the server, and the server's model calls (the inference histogram's sum: the
-# batch workers' time in tract), plus the model-only bound (streams the model alone could
+# the client, the server, and the server's model calls (the CPU of the batch worker threads,
+# which run tract and gather batches), plus the model-only bound (streams the model alone could
 # serve on this machine's cores at the measured model cost per stream-second).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +27,15 @@ for _ in $(seq 100); do
 done
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# The batch workers' CPU (threads asr-batch-N: they run the model calls and nothing else but
+# gathering the batch), in seconds.
 model_seconds() {
-    curl -s "http://127.0.0.1:$mport/metrics" |
-        awk '/^compact_asr_inference_seconds_sum/ { print $2; found = 1 } END { if (!found) print 0 }'
+    local total=0 t
+    for t in /proc/$server/task/*; do
+        [[ $(cat "$t/comm" 2>/dev/null) == asr-batch-* ]] || continue
+        total=$(( total + $(awk '{ print $14 + $15 }' "$t/stat") ))
+    done
+    echo "$total $ticks" | awk '{ print $1 / $2 }'
 }
 s0=$(cpu $server) m0=$(model_seconds)
 out=$(mktemp)

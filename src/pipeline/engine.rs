@@ -43,13 +43,15 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults for everything but the model: 256 streams, [`BatchConfig::default`], 5 s
-    /// wait, 120 ms chunks, partials at most every 160 ms, [`DecoderConfig::default`]
+    /// Defaults for everything but the model: 512 streams (what 2 cores hold at chunk p95
+    /// under 300 ms with the default model and its beam + LM decoding, docs/benchmarks.md;
+    /// past that, latency protection: new streams wait, then RESOURCE_EXHAUSTED),
+    /// [`BatchConfig::default`], 5 s wait, 120 ms chunks, partials at most every 160 ms, [`DecoderConfig::default`]
     /// (greedy, endpointing after 0.8 s of trailing silence), no LM.
     pub fn new(model_path: impl Into<PathBuf>) -> EngineConfig {
         EngineConfig {
             model_path: model_path.into(),
-            pool_size: 256,
+            pool_size: 512,
             batch: BatchConfig::default(),
             acquire_timeout: Duration::from_secs(5),
             chunk_ms: 120,
