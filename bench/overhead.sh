@@ -15,16 +15,9 @@ cd "$(dirname "$0")/.."
 bin=$1 streams=$2
 shift 2
 client="${CLIENT:-target/release/compact-asr}"
-port=$(( 20000 + RANDOM % 20000 ))
-mport=$(( port + 1 ))
-log="${TMPDIR:-/tmp}/compact_asr_overhead_server.log"
-"$bin" serve --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$mport" "$@" 2>"$log" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-    "$client" health --server "http://127.0.0.1:$port" >/dev/null 2>&1 && break
-    sleep 0.2
-done
+. bench/start_server.sh
+HEALTH_BIN=$client start_server "$bin" "${TMPDIR:-/tmp}/compact_asr_overhead_server.log" \
+    --metrics-listen off "$@"
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # The batch workers' CPU (threads asr-batch-N: they run the model calls and nothing else but

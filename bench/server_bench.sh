@@ -15,12 +15,6 @@ case " ${load[*]} " in *" --audio "*) ;; *) load+=(--audio tests/data) ;; esac
 
 cargo build --release --bin compact-asr >&2
 bin="${CARGO_TARGET_DIR:-target}/release/compact-asr"
-port=$(( 20000 + RANDOM % 20000 ))
-"$bin" serve --listen "127.0.0.1:$port" "${serve[@]}" 2>"${TMPDIR:-/tmp}/compact_asr_server_bench.log" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-    "$bin" health --server "http://127.0.0.1:$port" >/dev/null 2>&1 && break
-    sleep 0.2
-done
+. bench/start_server.sh
+start_server "$bin" "${TMPDIR:-/tmp}/compact_asr_server_bench.log" "${serve[@]}"
 "$bin" loadtest --server "http://127.0.0.1:$port" "${load[@]}"
