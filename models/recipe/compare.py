@@ -39,16 +39,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def telephone_copy(rows: list[dict], out_dir: Path) -> list[dict]:
-    """8 kHz band-limited mu-law round trip of each row's audio (cached)."""
+    """8 kHz band-limited mu-law round trip of each row's audio (cached). No dither (-D):
+    sox dithers by default when it cuts the bit depth, which made two runs differ."""
     out_dir.mkdir(parents=True, exist_ok=True)
     copies = []
     for r in rows:
         dst = out_dir / (r["id"] + ".wav")
         if not dst.exists():
             tmp = out_dir / (r["id"] + ".ulaw.wav")
-            subprocess.run(["sox", "-V1", "-q", r["path"], "-r", "8000", "-c", "1",
+            subprocess.run(["sox", "-V1", "-q", "-D", r["path"], "-r", "8000", "-c", "1",
                             "-e", "u-law", str(tmp), "sinc", "300-3400"], check=True)
-            subprocess.run(["sox", "-V1", "-q", str(tmp), "-e", "signed", "-b", "16",
+            subprocess.run(["sox", "-V1", "-q", "-D", str(tmp), "-e", "signed", "-b", "16",
                             str(dst)], check=True)
             tmp.unlink()
         copies.append({**r, "path": str(dst)})

@@ -75,9 +75,9 @@ def _telephone(path: str, rng: random.Random) -> str:
     codec = rng.choice(CODECS)
     name = {"u-law": "ulaw", "a-law": "alaw", "gsm": "gsm"}[codec[1]]
     with tempfile.NamedTemporaryFile(suffix=".gsm" if name == "gsm" else ".wav") as tel:
-        subprocess.run(["sox", "-V1", "-q", path, "-r", "8000", "-c", "1", *codec, tel.name,
+        subprocess.run(["sox", "-V1", "-q", "-D", path, "-r", "8000", "-c", "1", *codec, tel.name,
                         "sinc", f"{low}-{high}"], check=True)
-        subprocess.run(["sox", "-V1", "-q", tel.name, "-r", str(RATE), "-e", "signed",
+        subprocess.run(["sox", "-V1", "-q", "-D", tel.name, "-r", str(RATE), "-e", "signed",
                         "-b", "16", path], check=True)
     return f"tel-{name}{low}-{high}"
 
@@ -101,7 +101,7 @@ def augment(src: str, dst: str, seed: int, others: list[str]) -> tuple[float, st
             desc.append(f"room-{room[0].split('.')[0].split()[0]}{room[1]:.1f}")
     effects += ["rate", str(RATE), "channels", "1"]
     with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
-        subprocess.run(["sox", "-V1", "-q", src, "-b", "16", tmp.name] + effects, check=True)
+        subprocess.run(["sox", "-V1", "-q", "-D", src, "-b", "16", tmp.name] + effects, check=True)
         if room:
             x, _ = sf.read(tmp.name, dtype="float64")
             y = _convolve_room(x, *room)
