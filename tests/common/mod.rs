@@ -27,6 +27,16 @@ use compact_asr::proto::{
 use compact_asr::server::RunningServer;
 use tonic::transport::Channel;
 
+/// A `compact-asr` child process (a server) killed when the test ends, pass or fail.
+pub struct ServerProcess(pub std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }

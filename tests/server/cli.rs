@@ -2,7 +2,7 @@
 //! `transcribe` over gRPC and in-process, and `bench`, all with the tiny test model.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use crate::common::*;
 
@@ -26,16 +26,6 @@ fn stdout_of(command: &mut Command) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
-}
-
-/// Kills the server process when the test ends, pass or fail.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Starts `compact-asr serve` on a free loopback port; returns it and its address, read

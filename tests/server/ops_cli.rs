@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use compact_asr::proto::recognition_config::AudioEncoding;
@@ -63,16 +63,6 @@ fn serve_refuses_a_config_file_with_an_unknown_key_naming_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("shutdown_grace"), "{stderr}");
     assert!(stderr.contains("compact-asr.toml"), "{stderr}");
-}
-
-/// Kills the server when the test ends, pass or fail.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The `addr` field of the first JSON log line whose message contains `message`.

@@ -4,23 +4,13 @@
 //! model's `[decoder]` table says.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use compact_asr::audio::read_wav_file;
 use compact_asr::client::{self, StreamOptions};
 use compact_asr::eval::ErrorCount;
 
 use crate::common::*;
-
-/// Kills the server when the test ends, pass or fail.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A running `compact-asr serve` (JSON logs) with `env` over a clean environment: the
 /// server, its address and the fields of its "model loaded" log line.

@@ -21,6 +21,8 @@ import re
 
 import numpy as np
 
+from metrics import edit_distance
+
 from .normalize import normalize
 
 # An utterance is dropped when Whisper's reading is this far from the text, in characters
@@ -67,16 +69,6 @@ def spoken(text: str) -> str:
     if out is None:  # a symbol normalize() will not guess at: keep the letters
         out = " ".join(re.sub(r"[^a-z' ]", " ", text.lower()).split())
     return out
-
-
-def edit_distance(a, b) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
 
 
 def cer(ref: str, hyp: str) -> float:
