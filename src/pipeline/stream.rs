@@ -27,6 +27,13 @@ pub struct StreamSettings {
     pub interim_results: bool,
 }
 
+impl StreamSettings {
+    /// Bytes of one sample frame (every channel's sample at one instant).
+    pub fn frame_bytes(&self) -> usize {
+        self.encoding.bytes_per_sample() * usize::from(self.channels)
+    }
+}
+
 /// The engine's pacing of every stream, in model frames.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pacing {

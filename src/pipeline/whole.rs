@@ -85,8 +85,7 @@ pub async fn recognize(
                 }
             }
             Recording::Pcm { settings, bytes } => {
-                let frame = settings.encoding.bytes_per_sample() * usize::from(settings.channels);
-                for chunk in bytes.chunks(piece(frame, bytes.len())) {
+                for chunk in bytes.chunks(piece(settings.frame_bytes(), bytes.len())) {
                     keep_finals(stream.accept_audio(chunk)?);
                 }
             }

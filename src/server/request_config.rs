@@ -51,7 +51,7 @@ pub fn streaming_settings(
 /// How long `bytes` of PCM audio with these settings last (zero at 0 Hz, which the engine
 /// refuses).
 pub fn pcm_duration(settings: &StreamSettings, bytes: usize) -> Duration {
-    let frame_bytes = settings.encoding.bytes_per_sample() * usize::from(settings.channels);
+    let frame_bytes = settings.frame_bytes();
     if settings.sample_rate_hz == 0 || frame_bytes == 0 {
         return Duration::ZERO;
     }
