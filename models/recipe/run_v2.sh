@@ -8,7 +8,10 @@
 #   features  a set's cache is rebuilt only when its manifest is newer
 #   lm        rebuilt only when the training text is newer
 #   teacher / hybrid   train.py resumes from EXP/last.pt and stops at its --epochs
-# Env: TEACHER_LAYERS (4), TEACHER_HIDDEN (384), TEACHER_EPOCHS (16), HYBRID_EPOCHS (16),
+# Sizes measured on the 2-core machine (fwd+bwd, batches of 64 x 125 frames; models/README):
+#   dense 4x256 ~6,000 frames/s, 4x384 ~3,650, 4x512 ~2,630; hybrid 4x384 r96 ~3,900.
+# The v2 corpus is ~5.4 M frames, so a 4x384 epoch is ~25 min and 4x512 ~35 min.
+# Env: TEACHER_LAYERS (4), TEACHER_HIDDEN (384), TEACHER_EPOCHS (12), HYBRID_EPOCHS (8),
 #      RANK (96: shared low-rank rank), DRANK (4: displacement rank), TOEPLITZ_LAYERS (1),
 #      KD (0.5: distillation weight), THREADS (2), STAGES (default all: "corpus features lm
 #      teacher hybrid export compare"), OUT_TEACHER (work/v2/teacher_model),
@@ -55,12 +58,12 @@ fi
 train() {  # EXP, then train.py flags
   local exp=$1; shift
   $PY train.py --train work/feats_v2/train --dev work/feats_v2/dev --exp "$exp" \
-    --threads "$THREADS" --batch-frames 4000 --batch-utts 32 "$@" 2>&1 | tee -a "$exp.log"
+    --threads "$THREADS" --batch-frames 8000 --batch-utts 64 "$@" 2>&1 | tee -a "$exp.log"
 }
 
 if want teacher; then
   stamp "teacher ${L}x${H}"
-  train "$V2/teacher" --layers "$L" --hidden "$H" --epochs "${TEACHER_EPOCHS:-16}" --lr 1.6e-3
+  train "$V2/teacher" --layers "$L" --hidden "$H" --epochs "${TEACHER_EPOCHS:-12}" --lr 2e-3
 fi
 
 if want hybrid; then
@@ -71,7 +74,7 @@ if want hybrid; then
     $PY compress.py "$V2/teacher/best.pt" "${structure[@]}" --out "$V2/hybrid_init"
   fi
   train "$V2/hybrid" --layers "$L" --hidden "$H" "${structure[@]}" \
-    --init "$V2/hybrid_init/compressed.pt" --epochs "${HYBRID_EPOCHS:-16}" \
+    --init "$V2/hybrid_init/compressed.pt" --epochs "${HYBRID_EPOCHS:-8}" \
     --lr 8e-4 --warmup 100 --teacher "$V2/teacher/best.pt" --kd-weight "${KD:-0.5}"
 fi
 

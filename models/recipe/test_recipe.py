@@ -97,6 +97,90 @@ class TextTest(unittest.TestCase):
         self.assertAlmostEqual(er.cer, len(" down") / len("the cat sat"))
 
 
+class TrainingRunTest(unittest.TestCase):
+    """Tiny end-to-end runs of train.main on a random feature cache."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = Path(cls.tmp.name)
+        rng = np.random.default_rng(3)
+        lines = ["id\tpath\tduration\ttext"]
+        for k in range(24):
+            n = int(rng.integers(8000, 20000))
+            sf.write(d / f"u{k}.wav", rng.uniform(-0.2, 0.2, n).astype(np.float32), 16000)
+            lines.append(f"voice-{k:05d}\tu{k}.wav\t{n / 16000}\t{'ab cd'[: 1 + k % 5]}")
+        (d / "m.tsv").write_text("\n".join(lines) + "\n")
+        F.compute(d / "m.tsv", d / "feats", shards=2, procs=1, stats=True)
+        cls.feats = d / "feats"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def run_train(self, exp: Path, *extra: str) -> None:
+        train.main(["--train", str(self.feats), "--dev", str(self.feats), "--exp", str(exp),
+                    "--epochs", "2", "--layers", "1", "--hidden", "16", "--batch-frames", "200",
+                    "--batch-utts", "4", "--holdout", "2", "--warmup", "2", "--threads", "1",
+                    "--log-every", "1000", *extra])
+
+    def test_resuming_mid_epoch_gives_the_uninterrupted_weights(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            self.run_train(d / "whole")
+            calls = 0
+            real = train.learning_rate
+
+            def dies_in_epoch_two(*args):
+                nonlocal calls
+                calls += 1
+                if calls == 9:  # epoch 1 has 6 batches (22 utterances); 2 more were saved
+                    raise KeyboardInterrupt
+                return real(*args)
+
+            train.learning_rate = dies_in_epoch_two
+            try:
+                with self.assertRaises(KeyboardInterrupt):
+                    self.run_train(d / "cut", "--checkpoint-minutes", "0")
+            finally:
+                train.learning_rate = real
+            ck = torch.load(d / "cut" / "last.pt", weights_only=False)
+            self.assertEqual((ck["epoch"], ck["partial"]["batch"]), (1, 2))
+            self.run_train(d / "cut", "--checkpoint-minutes", "0")
+            whole = torch.load(d / "whole" / "last.pt", weights_only=False)
+            cut = torch.load(d / "cut" / "last.pt", weights_only=False)
+            self.assertEqual(cut["step"], whole["step"])
+            for name, w in whole["model"].items():
+                torch.testing.assert_close(cut["model"][name], w, rtol=0, atol=0, msg=name)
+            self.assertAlmostEqual(cut["history"][-1]["loss"], whole["history"][-1]["loss"], places=5)
+
+    def test_cached_teacher_posteriors_match_the_teacher(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            torch.manual_seed(0)
+            teacher = AcousticModel(hidden=16, layers=2).eval()
+            got = train.teacher_posteriors(teacher, self.feats, d / "t", "k1", 300)
+            shards, utts = F.load_cache(self.feats)
+            for uid, shard, off, n, _ in utts:
+                with torch.no_grad():
+                    want, _ = teacher(torch.from_numpy(np.array(shards[shard][off:off + n], np.float32))[None])
+                np.testing.assert_allclose(got[shard][off:off + n], want[0].numpy(), atol=2e-2, err_msg=uid)
+            stamp = (d / "t" / "shard_00.npy").stat().st_mtime_ns
+            train.teacher_posteriors(teacher, self.feats, d / "t", "k1", 300)
+            self.assertEqual((d / "t" / "shard_00.npy").stat().st_mtime_ns, stamp)  # reused
+            other = AcousticModel(hidden=16, layers=2).eval()
+            again = train.teacher_posteriors(other, self.feats, d / "t", "k2", 300)  # new key
+            self.assertFalse(np.allclose(again[0], got[0], atol=1e-2))
+
+    def test_distilled_run_trains_from_the_cache(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            self.run_train(d / "teacher", "--epochs", "1")
+            self.run_train(d / "student", "--epochs", "1", "--teacher", str(d / "teacher" / "best.pt"))
+            self.assertEqual(len(list((d / "student" / "teacher").glob("shard_*.npy"))), 2)
+            self.assertTrue((d / "student" / "best.pt").exists())
+
+
 class TrainingHelpersTest(unittest.TestCase):
     def test_schedule_warms_up_then_decays_to_floor(self):
         lrs = [train.learning_rate(s, 1000, 1e-3, 100, 0.05) for s in range(1001)]

@@ -16,17 +16,24 @@ is never looked at here); the real-speech dev set is decoded and reported alongs
 dense baseline) seeing the clean features while the student sees SpecAugmented ones. Why: a
 compact model started from a projection of the dense one (compress.py) recovers far faster
 by matching the teacher's posteriors frame by frame than from the CTC loss alone, and both
-share the frame rate, so the frames align.
+share the frame rate, so the frames align. The teacher runs once, before the first epoch:
+its log-posteriors (deterministic: eval mode, clean features) are cached in --exp/teacher/
+as float16 shards parallel to the feature shards, which saves a teacher forward pass per
+batch (a third of a dense teacher's training cost) in every epoch.
 
-Outputs in --exp: last.pt (resume point), best.pt (best validation WER), log lines on stdout.
+Outputs in --exp: last.pt (resume point, also written every --checkpoint-minutes within an
+epoch: an epoch of the v2 corpus takes ~25 min and a session's end kills the job), best.pt
+(best validation WER), log lines on stdout.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +42,8 @@ import torch
 from features import load_cache, read_frames_config
 from metrics import ErrorRate
 from compact import ARCHS
-from corpus.build import EXTRA_IDX0
-from model import AcousticModel, count_parameters, encode_text, greedy_decode, lstm_parameters
+from corpus.build import EXTRA_IDX0, KOKORO_IDX0
+from model import VOCAB, AcousticModel, count_parameters, encode_text, greedy_decode, lstm_parameters
 
 
 class Corpus:
@@ -55,6 +62,7 @@ class Corpus:
                 self.dropped += 1
                 continue
             self.utts.append((uid, shard, off, n, text, ids))
+        self.teacher: list[np.ndarray] | None = None  # set by attach_teacher
 
     def frames(self) -> int:
         return sum(u[3] for u in self.utts)
@@ -62,14 +70,67 @@ class Corpus:
     def batch(self, idx: list[int]):
         """Padded float32 features [B, T, D], lengths, concatenated targets, target lengths."""
         rows = [self.utts[i] for i in idx]
-        t = max(r[3] for r in rows)
-        x = np.zeros((len(rows), t, self.shards[0].shape[1]), dtype=np.float32)
-        for k, (_, shard, off, n, _, _) in enumerate(rows):
-            x[k, :n] = self.shards[shard][off:off + n]
         lengths = torch.tensor([r[3] for r in rows])
         targets = torch.tensor([i for r in rows for i in r[5]])
         target_lengths = torch.tensor([len(r[5]) for r in rows])
-        return torch.from_numpy(x), lengths, targets, target_lengths, [r[4] for r in rows]
+        return self._padded(self.shards, rows), lengths, targets, target_lengths, [r[4] for r in rows]
+
+    def teacher_batch(self, idx: list[int]) -> torch.Tensor:
+        """The cached teacher log-posteriors of a batch, padded like batch()'s features."""
+        assert self.teacher is not None, "attach_teacher first"
+        return self._padded(self.teacher, [self.utts[i] for i in idx])
+
+    @staticmethod
+    def _padded(arrays: list[np.ndarray], rows) -> torch.Tensor:
+        t = max(r[3] for r in rows)
+        x = np.zeros((len(rows), t, arrays[0].shape[1]), dtype=np.float32)
+        for k, (_, shard, off, n, _, _) in enumerate(rows):
+            x[k, :n] = arrays[shard][off:off + n]
+        return torch.from_numpy(x)
+
+
+@torch.no_grad()
+def teacher_posteriors(teacher: AcousticModel, feat_dir: Path, out_dir: Path, key: str,
+                       max_frames: int) -> list[np.ndarray]:
+    """The teacher's log-posteriors of every frame of feat_dir, float16 [frames, vocab] per
+    shard at the features' offsets. Written once per shard (atomically) and reused while
+    out_dir/teacher.json holds the same key (teacher checkpoint and feature cache)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = out_dir / "teacher.json"
+    if not meta.exists() or json.loads(meta.read_text()).get("key") != key:
+        for old in out_dir.glob("shard_*.npy"):
+            old.unlink()
+        meta.write_text(json.dumps({"key": key}))
+    teacher.eval()
+    shards, utts = load_cache(feat_dir)
+    arrays = []
+    for k, shard in enumerate(shards):
+        path = out_dir / f"shard_{k:02d}.npy"
+        if not path.exists():
+            t0 = time.time()
+            out = np.zeros((shard.shape[0], len(VOCAB)), dtype=np.float16)
+            rows = sorted((u for u in utts if u[1] == k), key=lambda u: u[3])
+            i = 0
+            while i < len(rows):
+                j = i + 1
+                while j < len(rows) and rows[j][3] * (j - i + 1) <= max_frames:
+                    j += 1
+                batch = rows[i:j]
+                t = batch[-1][3]
+                x = np.zeros((len(batch), t, shard.shape[1]), dtype=np.float32)
+                for b, (_, _, off, n, _) in enumerate(batch):
+                    x[b, :n] = shard[off:off + n]
+                lp, _ = teacher(torch.from_numpy(x), torch.tensor([u[3] for u in batch]))
+                for b, (_, _, off, n, _) in enumerate(batch):
+                    out[off:off + n] = lp[b, :n].numpy()
+                i = j
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, out)
+            tmp.replace(path)
+            print(f"teacher posteriors: shard {k + 1}/{len(shards)} ({shard.shape[0]} frames) "
+                  f"in {time.time() - t0:.0f} s", flush=True)
+        arrays.append(np.load(path, mmap_mode="r"))
+    return arrays
 
 
 def make_batches(corpus: Corpus, max_frames: int, max_utts: int, seed: int) -> list[list[int]]:
@@ -89,15 +150,26 @@ def make_batches(corpus: Corpus, max_frames: int, max_utts: int, seed: int) -> l
     return batches
 
 
+# ~150 of corpus v2's 12,000 Kokoro sentences.
+KOKORO_HOLDOUT_EVERY = 80
+
+
 def held_out_ids(train_cache: Path, count: int, seed: int) -> set[str]:
     """The clean training utterances held out of training to choose checkpoints by (their
-    '-aug' copies are left out too). Drawn from the first corpus only (utterance index below
-    EXTRA_IDX0, where the extension's ids start): growing the corpus must not move sentences
-    between the held-out set and training, or runs resumed on the grown corpus would be
-    scored on sentences they were trained on. tune_decoder.py tunes the LM weights on them."""
-    clean = sorted(uid for uid, *_ in load_cache(train_cache)[1]
-                   if not uid.endswith("-aug") and int(uid.rsplit("-", 1)[1]) < EXTRA_IDX0)
-    return set(random.Random(seed).sample(clean, min(count, len(clean) // 10)))
+    '-aug' copies are left out too): `count` drawn from the first corpus (utterance index
+    below EXTRA_IDX0, where the extension's ids start) and one in KOKORO_HOLDOUT_EVERY of the
+    Kokoro sentences (corpus v2), chosen by a hash of the id. Growing the corpus must not
+    move sentences between the held-out set and training, or runs resumed on the grown corpus
+    would be scored on sentences they were trained on: the first corpus never grows, and a
+    hash keeps each Kokoro sentence's side fixed however many are drawn.
+    tune_decoder.py tunes the LM weights on them."""
+    clean = sorted(uid for uid, *_ in load_cache(train_cache)[1] if not uid.endswith("-aug"))
+    index = lambda uid: int(uid.rsplit("-", 1)[1])
+    first = [uid for uid in clean if index(uid) < EXTRA_IDX0]
+    kokoro = {uid for uid in clean if index(uid) >= KOKORO_IDX0
+              and zlib.crc32(uid.encode()) % KOKORO_HOLDOUT_EVERY == 0}
+    return set(random.Random(seed).sample(first, min(count, len(first) // 10))) | kokoro
+
 
 
 def learning_rate(step: int, total: int, peak: float, warmup: int, final_ratio: float) -> float:
@@ -167,6 +239,8 @@ def main(argv: list[str]) -> None:
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--checkpoint-minutes", type=float, default=10.0,
+                   help="also write last.pt this often within an epoch (resumes mid-epoch)")
     p.add_argument("--teacher", type=Path, default=None, help="checkpoint to distil from (frame-level KL)")
     p.add_argument("--kd-weight", type=float, default=0.5, help="weight of the distillation term")
     p.add_argument("--init", type=Path, default=None,
@@ -211,33 +285,50 @@ def main(argv: list[str]) -> None:
         ck_t = torch.load(a.teacher, weights_only=False, map_location="cpu")
         teacher = AcousticModel(**ck_t["config"])
         teacher.load_state_dict(ck_t["model"])
-        teacher.eval()
-        print(f"distilling from {a.teacher} (weight {a.kd_weight})", flush=True)
+        st = a.teacher.stat()
+        key = f"{a.teacher.resolve()}:{st.st_size}:{st.st_mtime_ns}:{a.train.resolve()}:" \
+              f"{(a.train / 'shard_00.tsv').stat().st_mtime_ns}"
+        train.teacher = teacher_posteriors(teacher, a.train, a.exp / "teacher", key, 4 * a.batch_frames)
+        print(f"distilling from {a.teacher} (weight {a.kd_weight}, cached posteriors)", flush=True)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     ctc = torch.nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True)
 
     steps_per_epoch = len(make_batches(train, a.batch_frames, a.batch_utts, a.seed))
     # Best = lowest held-out (WER, CER): CER breaks ties while WER is still ~100%.
     start_epoch, step, best, history = 0, 0, (float("inf"), float("inf")), []
+    # Within-epoch progress of a mid-epoch checkpoint: batches done and their running sums.
+    partial = dict(batch=0, loss=0.0, utts=0, frames=0, seconds=0.0)
     last = a.exp / "last.pt"
     if last.exists():
         ck = torch.load(last, weights_only=False)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         start_epoch, step, best, history = ck["epoch"], ck["step"], ck["best"], ck["history"]
+        partial = ck.get("partial", partial)
         torch.set_rng_state(ck["torch_rng"])
-        print(f"resumed after epoch {start_epoch} (step {step}, best WER/CER {best[0]:.4f}/{best[1]:.4f})", flush=True)
+        print(f"resumed after epoch {start_epoch} + {partial['batch']} batches (step {step}, "
+              f"best WER/CER {best[0]:.4f}/{best[1]:.4f})", flush=True)
     # The schedule ends at the last step of the last epoch; a run resumed with another batch
     # size or epoch count re-aims the decay at its new end (a fresh run: steps_per_epoch * epochs).
-    total_steps = step + (a.epochs - start_epoch) * steps_per_epoch
+    total_steps = step + (a.epochs - start_epoch) * steps_per_epoch - partial["batch"]
+
+    def save_last(ck: dict) -> None:
+        torch.save(ck, a.exp / "last.tmp")
+        (a.exp / "last.tmp").replace(last)
 
     model.train()
     t_start = time.time()
     done_frames = 0
+    t_saved = time.time()
     for epoch in range(start_epoch, a.epochs):
         batches = make_batches(train, a.batch_frames, a.batch_utts, a.seed + epoch)
-        t_epoch, ep_loss, ep_utts, ep_frames = time.time(), 0.0, 0, 0
+        skip = partial["batch"]
+        t_epoch = time.time() - partial["seconds"]
+        ep_loss, ep_utts, ep_frames = partial["loss"], partial["utts"], partial["frames"]
+        partial = dict(batch=0, loss=0.0, utts=0, frames=0, seconds=0.0)
         for b, idx in enumerate(batches):
+            if b < skip:
+                continue
             x, lengths, targets, target_lengths, _ = train.batch(idx)
             lr = learning_rate(step, total_steps, a.lr, a.warmup, a.final_lr_ratio)
             for g in opt.param_groups:
@@ -245,8 +336,7 @@ def main(argv: list[str]) -> None:
             log_probs, _ = model(x, lengths)
             loss = ctc(log_probs.transpose(0, 1), targets, lengths, target_lengths) / len(idx)
             if teacher is not None:
-                with torch.no_grad():
-                    teacher_lp, _ = teacher(x, lengths)
+                teacher_lp = train.teacher_batch(idx)
                 loss = (1 - a.kd_weight) * loss + a.kd_weight * distillation(log_probs, teacher_lp, lengths)
             opt.zero_grad()
             loss.backward()
@@ -265,6 +355,13 @@ def main(argv: list[str]) -> None:
                 print(f"epoch {epoch + 1}/{a.epochs} batch {b + 1}/{len(batches)} step {step} "
                       f"loss {loss.item():.3f} (epoch avg {ep_loss / ep_utts:.3f}) lr {lr:.2e} "
                       f"|g| {grad_norm:.2f} {fps:.0f} frames/s ETA {left / 60:.1f} min", flush=True)
+            if time.time() - t_saved > a.checkpoint_minutes * 60 and b < len(batches) - 1:
+                save_last(dict(model=model.state_dict(), opt=opt.state_dict(), epoch=epoch,
+                               step=step, best=best, history=history, config=model.config,
+                               args=vars(a), torch_rng=torch.get_rng_state(),
+                               partial=dict(batch=b + 1, loss=ep_loss, utts=ep_utts,
+                                            frames=ep_frames, seconds=time.time() - t_epoch)))
+                t_saved = time.time()
         ep_time = time.time() - t_epoch
         er = validate(model, valid, list(range(len(valid.utts))), 4 * a.batch_frames)
         dev_er = validate(model, dev, dev_idx, 4 * a.batch_frames)
@@ -280,8 +377,8 @@ def main(argv: list[str]) -> None:
             best = (er.wer, er.cer)
             torch.save(ck, a.exp / "best.pt")
             print(f"new best (WER {er.wer:.4f}) -> {a.exp / 'best.pt'}", flush=True)
-        torch.save(ck, a.exp / "last.tmp")
-        (a.exp / "last.tmp").replace(last)
+        save_last(ck)
+        t_saved = time.time()
     print(f"training finished: {time.time() - t_start:.0f} s this run, best held-out WER/CER "
           f"{best[0]:.4f}/{best[1]:.4f}",
           flush=True)
