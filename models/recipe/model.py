@@ -207,7 +207,8 @@ class AcousticModel(nn.Module):
         else:
             x, (h_n, c_n) = self.rnn(x, state)
         y = self.output(self.out_dropout(x.transpose(0, 1)))
-        return torch.log_softmax(y, dim=-1), (h_n, c_n)
+        # float(): under bf16 autocast (train.py --bf16) the softmax and CTC stay in fp32.
+        return torch.log_softmax(y.float(), dim=-1), (h_n, c_n)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -8,11 +8,13 @@
 #   features  a set's cache is rebuilt only when its manifest is newer
 #   lm        rebuilt only when the training text is newer
 #   teacher / hybrid   train.py resumes from EXP/last.pt and stops at its --epochs
-# Sizes measured on the 2-core machine (fwd+bwd, batches of 64 x 125 frames; models/README):
-#   dense 4x256 ~6,000 frames/s, 4x384 ~3,650, 4x512 ~2,630; hybrid 4x384 r96 ~3,900.
-# The v2 corpus is ~5.4 M frames, so a 4x384 epoch is ~25 min and 4x512 ~35 min.
-# Env: TEACHER_LAYERS (4), TEACHER_HIDDEN (384), TEACHER_EPOCHS (12), HYBRID_EPOCHS (8),
-#      RANK (96: shared low-rank rank), DRANK (4: displacement rank), TOEPLITZ_LAYERS (1),
+# Sizes measured on the 2-core machine (fwd+bwd, batches of 64 x 125 frames; models/README),
+# fp32 / bf16 autocast (train.py --bf16, AMX): dense 4x384 ~3,650 / 8,970 frames/s,
+# 4x512 ~2,630 / 5,670; hybrid 4x384 r96 ~3,900 / 8,260, 4x512 r128 - / 4,720. The v2 corpus
+# is ~5.4 M frames, so with bf16 a 4x512 teacher epoch is ~16 min and its hybrid's ~19 min.
+# Env: TEACHER_LAYERS (4), TEACHER_HIDDEN (512), TEACHER_EPOCHS (12), HYBRID_EPOCHS (8),
+#      RANK (128: shared low-rank rank; 4x512 r128 is 23.9 % of the teacher's LSTM),
+#      DRANK (4: displacement rank), TOEPLITZ_LAYERS (1),
 #      KD (0.5: distillation weight), THREADS (2), STAGES (default all: "corpus features lm
 #      teacher hybrid export compare"), OUT_TEACHER (work/v2/teacher_model),
 #      OUT_HYBRID (work/v2/hybrid_model; copy into ../hybrid only when its numbers improve).
@@ -24,7 +26,7 @@ V2=work/v2
 STAGES="${STAGES:-corpus features lm teacher hybrid export compare}"
 THREADS="${THREADS:-2}"
 L="${TEACHER_LAYERS:-4}"
-H="${TEACHER_HIDDEN:-384}"
+H="${TEACHER_HIDDEN:-512}"
 OUT_TEACHER="${OUT_TEACHER:-$V2/teacher_model}"
 OUT_HYBRID="${OUT_HYBRID:-$V2/hybrid_model}"
 want() { [[ " $STAGES " == *" $1 "* ]]; }
@@ -58,18 +60,18 @@ fi
 train() {  # EXP, then train.py flags
   local exp=$1; shift
   $PY train.py --train work/feats_v2/train --dev work/feats_v2/dev --exp "$exp" \
-    --threads "$THREADS" --batch-frames 8000 --batch-utts 64 "$@" 2>&1 | tee -a "$exp.log"
+    --threads "$THREADS" --batch-frames 8000 --batch-utts 64 --bf16 "$@" 2>&1 | tee -a "$exp.log"
 }
 
 if want teacher; then
   stamp "teacher ${L}x${H}"
-  train "$V2/teacher" --layers "$L" --hidden "$H" --epochs "${TEACHER_EPOCHS:-12}" --lr 2e-3
+  train "$V2/teacher" --layers "$L" --hidden "$H" --epochs "${TEACHER_EPOCHS:-12}" --lr 1.5e-3 --warmup 300
 fi
 
 if want hybrid; then
   stamp hybrid
   structure=(--arch hybrid --toeplitz-layers "${TOEPLITZ_LAYERS:-1}"
-             --displacement-rank "${DRANK:-4}" --rank "${RANK:-96}")
+             --displacement-rank "${DRANK:-4}" --rank "${RANK:-128}")
   if [ ! -f "$V2/hybrid_init/compressed.pt" ]; then
     $PY compress.py "$V2/teacher/best.pt" "${structure[@]}" --out "$V2/hybrid_init"
   fi

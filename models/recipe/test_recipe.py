@@ -176,7 +176,7 @@ class TrainingRunTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             d = Path(d)
             self.run_train(d / "teacher", "--epochs", "1")
-            self.run_train(d / "student", "--epochs", "1", "--teacher", str(d / "teacher" / "best.pt"))
+            self.run_train(d / "student", "--epochs", "1", "--bf16", "--teacher", str(d / "teacher" / "best.pt"))
             self.assertEqual(len(list((d / "student" / "teacher").glob("shard_*.npy"))), 2)
             self.assertTrue((d / "student" / "best.pt").exists())
 
