@@ -15,8 +15,8 @@ Toeplitz-like matrices export two ways (`toeplitz_matvec`):
   * "fft": ONNX DFT (opset 17) with the generators' spectra as constants and the input's FFT
     computed once for all gates and terms; complex numbers are [..., 2] (re, im) as DFT wants.
   * "dense": only the generators are stored; the graph rebuilds each dense block from them
-    (Gather of circulant/skew-circulant index patterns, MatMul, ReduceSum) from constants only,
-    so runtimes fold it once at load: small file, dense compute.
+    (Gather of circulant/skew-circulant index patterns, MatMul, Sum) from constants only, so
+    runtimes fold it once at load: small file, dense compute.
 Weights are outer-graph initializers that Scan bodies reference by name (ONNX outer scope).
 """
 from __future__ import annotations
@@ -102,20 +102,33 @@ def toeplitz_fft(gb: GraphBuilder, x: str, rank: int, tm: ToeplitzLike) -> str:
 
 
 def toeplitz_dense_t(gb: GraphBuilder, tm: ToeplitzLike) -> str:
-    """W^T [cols, R*n] rebuilt in-graph from the generators g, h (constants only)."""
-    n, k, rows = tm.n, tm.k, tm.row_blocks
-    g, h = gb.const("gen_g", _np(tm.g)), gb.const("gen_h", _np(tm.h))            # [R, k, r, n]
-    ext_g = gb.op("Concat", [g, g], axis=-1)                                     # [.., 2n]
-    ext_h = gb.op("Concat", [gb.op("Neg", [h]), h], axis=-1)
-    ar_end = gb.const("n", np.array(n, np.int64))
-    ar = gb.op("Range", [gb.const("zero", np.array(0, np.int64)), ar_end, gb.const("one", np.array(1, np.int64))])
+    """W^T [cols, R*n] rebuilt in-graph from the generators g, h (constants only).
+
+    Built block by block and term by term so that every intermediate stays within what a
+    runtime folds at load: tract folds a node only while its output is no bigger than its
+    inputs or 4 MiB (tract-core's CONST_FOLD_MEM_BUDGET). One gather of all blocks and terms
+    at once ([R, k, r, n, n]) is 16 MiB at n = 512: tract left it unfolded and rebuilt the
+    matrix on every call (a 4x512 hybrid ran 50x slower than real time would allow)."""
+    n, k, rows, r = tm.n, tm.k, tm.row_blocks, tm.rank
+    g, h = _np(tm.g), _np(tm.h)                                                   # [R, k, r, n]
+    ar_end = gb.const("n", np.array(n, np.int32))
+    ar = gb.op("Range", [gb.const("zero", np.array(0, np.int32)), ar_end, gb.const("one", np.array(1, np.int32))])
     rows_ix = gb.op("Add", [gb.op("Unsqueeze", [ar, gb.ints("axes", [1])]), ar_end])
     idx = gb.op("Sub", [rows_ix, gb.op("Unsqueeze", [ar, gb.ints("axes", [0])])])  # i - j + n
-    circ = gb.op("Gather", [ext_g, idx], axis=3)        # Z_1(g)[i, j] = g[(i - j) mod n]
-    skew = gb.op("Gather", [ext_h, idx], axis=3)        # Z_-1(h)[i, j] = +-h[(i - j) mod n]
-    blocks = gb.op("ReduceSum", [gb.op("MatMul", [circ, skew]), gb.ints("axes", [2])], keepdims=0)
-    w = gb.op("Transpose", [blocks], perm=[0, 2, 1, 3])                          # [R, n, k, n]
-    w = gb.op("Reshape", [w, gb.ints("shape", [rows * n, k * n])])
+
+    def term(row: int, col: int, j: int) -> str:
+        g_j, h_j = gb.const("gen_g", g[row, col, j]), gb.const("gen_h", h[row, col, j])
+        circ = gb.op("Gather", [gb.op("Concat", [g_j, g_j], axis=0), idx], axis=0)  # Z_1(g)[i, j] = g[(i - j) mod n]
+        skew = gb.op("Gather", [gb.op("Concat", [gb.op("Neg", [h_j]), h_j], axis=0), idx],
+                     axis=0)                                                     # Z_-1(h)[i, j] = +-h[(i - j) mod n]
+        return gb.op("MatMul", [circ, skew])
+
+    def block(row: int, col: int) -> str:
+        terms = [term(row, col, j) for j in range(r)]
+        return terms[0] if r == 1 else gb.op("Sum", terms)
+
+    row_blocks = [gb.op("Concat", [block(row, col) for col in range(k)], axis=1) for row in range(rows)]
+    w = gb.op("Concat", row_blocks, axis=0)                                       # [R*n, k*n]
     if k * n != tm.cols:
         w = gb.op("Slice", [w, gb.ints("start", [0]), gb.ints("end", [tm.cols]), gb.ints("axes", [1])])
     return gb.op("Transpose", [w], "w_t", perm=[1, 0])

@@ -229,6 +229,40 @@ class CompactExportTest(unittest.TestCase):
         self.assertLess(size(dense), size(fft))
         self.assertLess(size(dense), generators + 240 * 29 + 2000)  # no dense n x n blocks stored
 
+    def test_dense_rebuild_stays_within_the_fold_budget_of_tract(self):
+        # tract folds a constant-only node at load only while its output is no bigger than
+        # max(its inputs, 4 MiB) and a constant read by several nodes is at most 4 MiB
+        # (tract-core CONST_FOLD_MEM_BUDGET); anything else is recomputed on every call.
+        # n = 384 is past the size where the old one-gather rebuild (9 MiB) stopped folding.
+        from collections import Counter
+        from onnx import helper, numpy_helper, shape_inference
+        budget = 4 << 20
+        model = AcousticModel(hidden=384, layers=1, arch="toeplitz", displacement_rank=4)
+        proto = shape_inference.infer_shapes(export_onnx.build_graph(model, "dense"))
+        graph = proto.graph
+        types = {v.name: v.type.tensor_type.elem_type for v in graph.value_info}
+        const = {i.name for i in graph.initializer}
+        nodes = []
+        for node in graph.node:
+            if node.op_type != "Scan" and node.input and all(i in const for i in node.input):
+                nodes.append(node)
+                const.update(node.output)
+        self.assertGreater(len(nodes), 10)  # the rebuild was found
+        readers = Counter(i for n in graph.node for i in n.input)
+        outs = [o for n in nodes for o in n.output]
+        probe = helper.make_model(helper.make_graph(
+            nodes, "consts", [], [helper.make_tensor_value_info(o, types[o], None) for o in outs],
+            list(graph.initializer)), opset_imports=proto.opset_import)
+        values = dict(zip(outs, ort.InferenceSession(probe.SerializeToString(),
+                                                     providers=["CPUExecutionProvider"]).run(outs, {})))
+        values |= {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        for node in nodes:
+            ins = sum(values[i].nbytes for i in node.input)
+            self.assertLessEqual(values[node.output[0]].nbytes, max(ins, budget), node.name)
+            for i in node.input:
+                if readers[i] > 1:
+                    self.assertLessEqual(values[i].nbytes, budget, f"{node.name} reads {i}")
+
     def test_model_toml_records_structure(self):
         model = AcousticModel(hidden=16, layers=3, arch="hybrid", rank=3, displacement_rank=2,
                               toeplitz_layers=1)
