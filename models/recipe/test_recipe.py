@@ -14,6 +14,7 @@ import torch
 
 import export_onnx
 import features as F
+import distill
 import train
 from metrics import ErrorRate, edit_distance
 from model import VOCAB, AcousticModel, SpecAugment, encode_text, greedy_decode
@@ -159,17 +160,17 @@ class TrainingRunTest(unittest.TestCase):
             d = Path(d)
             torch.manual_seed(0)
             teacher = AcousticModel(hidden=16, layers=2).eval()
-            got = train.teacher_posteriors(teacher, self.feats, d / "t", "k1", 300)
+            got = distill.teacher_posteriors(teacher, self.feats, d / "t", "k1", 300)
             shards, utts = F.load_cache(self.feats)
             for uid, shard, off, n, _ in utts:
                 with torch.no_grad():
                     want, _ = teacher(torch.from_numpy(np.array(shards[shard][off:off + n], np.float32))[None])
                 np.testing.assert_allclose(got[shard][off:off + n], want[0].numpy(), atol=2e-2, err_msg=uid)
             stamp = (d / "t" / "shard_00.npy").stat().st_mtime_ns
-            train.teacher_posteriors(teacher, self.feats, d / "t", "k1", 300)
+            distill.teacher_posteriors(teacher, self.feats, d / "t", "k1", 300)
             self.assertEqual((d / "t" / "shard_00.npy").stat().st_mtime_ns, stamp)  # reused
             other = AcousticModel(hidden=16, layers=2).eval()
-            again = train.teacher_posteriors(other, self.feats, d / "t", "k2", 300)  # new key
+            again = distill.teacher_posteriors(other, self.feats, d / "t", "k2", 300)  # new key
             self.assertFalse(np.allclose(again[0], got[0], atol=1e-2))
 
     def test_distilled_run_trains_from_the_cache(self):
