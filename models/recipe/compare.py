@@ -11,7 +11,8 @@ compact-asr runs through the Rust pipeline with the decoding a user gets by defa
 
   .venv/bin/python compare.py --binary ../../target/release/compact-asr \
       --set kokoro=work/manifests/test_kokoro.tsv --set classic=work/manifests/test.tsv \
-      --set real=work/manifests/dev.tsv --limit 100 --out work/compare
+      --set real=work/manifests/dev.tsv --limit 100 --out work/compare \
+      [--model teacher=work/v2/teacher_model/model.toml --model hybrid=...]   # a column each
 
 Writes OUT/results.json and prints a markdown table. Reference systems are tools of the
 recipe only: the server depends on neither.
@@ -111,7 +112,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", type=Path, default=REPO / "target/release/compact-asr")
-    ap.add_argument("--model", help="model.toml for compact-asr (default: its default)")
+    ap.add_argument("--model", action="append", default=[], metavar="[LABEL=]MODEL_TOML",
+                    help="a compact-asr model to score, repeatable: one column each (default: "
+                         "the server's default model)")
     ap.add_argument("--set", action="append", required=True, metavar="NAME=MANIFEST")
     ap.add_argument("--limit", type=int, default=0,
                     help="utterances per set, a seeded sample (0 = all)")
@@ -122,7 +125,12 @@ def main() -> None:
     a.binary, a.out = a.binary.resolve(), a.out.resolve()
     if not a.binary.exists():
         sys.exit(f"{a.binary} missing: cargo build --release first")
-    systems = a.systems.split(",")
+    models = [m.split("=", 1) if "=" in m else (Path(m).parent.name, m) for m in a.model]
+    models = [(label, str(Path(path).resolve())) for label, path in models] or [("compact-asr", None)]
+    systems = []
+    for system in a.systems.split(","):
+        systems += [label for label, _ in models] if system == "compact-asr" else [system]
+    model_of = dict(models)
     results = {}
     for spec in a.set:
         name, manifest = spec.split("=", 1)
@@ -135,8 +143,8 @@ def main() -> None:
             results[key] = {}
             for system in systems:
                 t0 = time.time()
-                if system == "compact-asr":
-                    hyps = run_compact_asr(a.binary, rs, a.model)
+                if system in model_of:
+                    hyps = run_compact_asr(a.binary, rs, model_of[system])
                 elif system == "whisper-tiny.en":
                     hyps = run_whisper(rs, a.whisper_beam)
                 elif system == "pocketsphinx":

@@ -97,10 +97,11 @@ fi
 if want compare; then
   stamp compare
   (cd ../.. && cargo build --release --quiet)
-  for model in "$OUT_TEACHER" "$OUT_HYBRID"; do
-    $PY compare.py --model "$(realpath "$model")/model.toml" \
-      --set kokoro="$M/test_kokoro.tsv" --set classic="$M/test.tsv" --set real="$M/dev.tsv" \
-      --limit 200 --out "$model/compare" | tee "$model/compare.md"
-  done
+  out="$V2/compare"
+  mkdir -p "$out"
+  $PY compare.py --model "teacher=$(realpath "$OUT_TEACHER")/model.toml" \
+    --model "hybrid=$(realpath "$OUT_HYBRID")/model.toml" --model "shipped=$(realpath ../hybrid)/model.toml" \
+    --set kokoro="$M/test_kokoro.tsv" --set classic="$M/test.tsv" --set real="$M/dev.tsv" \
+    --limit 200 --out "$out" | tee "$out/table.md"
 fi
 stamp done
