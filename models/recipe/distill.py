@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from features import load_cache
+from features import load_cache, padded
 from model import VOCAB, AcousticModel
 
 
@@ -45,10 +45,7 @@ def teacher_posteriors(teacher: AcousticModel, feat_dir: Path, out_dir: Path, ke
                 while j < len(rows) and rows[j][3] * (j - i + 1) <= max_frames:
                     j += 1
                 batch = rows[i:j]
-                t = batch[-1][3]
-                x = np.zeros((len(batch), t, shard.shape[1]), dtype=np.float32)
-                for b, (_, _, off, n, _) in enumerate(batch):
-                    x[b, :n] = shard[off:off + n]
+                x = padded(shards, [(s, off, n) for _, s, off, n, _ in batch])
                 lp, _ = teacher(torch.from_numpy(x), torch.tensor([u[3] for u in batch]))
                 for b, (_, _, off, n, _) in enumerate(batch):
                     out[off:off + n] = lp[b, :n].numpy()

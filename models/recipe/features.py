@@ -182,6 +182,15 @@ def load_cache(feat_dir: Path) -> tuple[list[np.ndarray], list[tuple[str, int, i
     return shards, utts
 
 
+def padded(arrays: list[np.ndarray], spans: list[tuple[int, int, int]]) -> np.ndarray:
+    """Rows of cached shards as one zero-padded float32 batch [B, max n, D]; spans are
+    (shard, offset, frames) as load_cache gives them (features, or arrays laid out alike)."""
+    x = np.zeros((len(spans), max(n for _, _, n in spans), arrays[0].shape[1]), dtype=np.float32)
+    for k, (shard, off, n) in enumerate(spans):
+        x[k, :n] = arrays[shard][off:off + n]
+    return x
+
+
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("manifest", type=Path)

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from features import load_cache, read_frames_config
+from features import load_cache, padded, read_frames_config
 from metrics import ErrorRate
 from compact import ARCHS
 from corpus.build import EXTRA_IDX0, KOKORO_IDX0
@@ -62,7 +62,8 @@ class Corpus:
                 self.dropped += 1
                 continue
             self.utts.append((uid, shard, off, n, text, ids))
-        self.teacher: list[np.ndarray] | None = None  # set by attach_teacher
+        # The teacher's cached log-posteriors (distill.teacher_posteriors), when distilling.
+        self.teacher: list[np.ndarray] | None = None
 
     def frames(self) -> int:
         return sum(u[3] for u in self.utts)
@@ -77,16 +78,12 @@ class Corpus:
 
     def teacher_batch(self, idx: list[int]) -> torch.Tensor:
         """The cached teacher log-posteriors of a batch, padded like batch()'s features."""
-        assert self.teacher is not None, "attach_teacher first"
+        assert self.teacher is not None, "no teacher posteriors were loaded"
         return self._padded(self.teacher, [self.utts[i] for i in idx])
 
     @staticmethod
     def _padded(arrays: list[np.ndarray], rows) -> torch.Tensor:
-        t = max(r[3] for r in rows)
-        x = np.zeros((len(rows), t, arrays[0].shape[1]), dtype=np.float32)
-        for k, (_, shard, off, n, _, _) in enumerate(rows):
-            x[k, :n] = arrays[shard][off:off + n]
-        return torch.from_numpy(x)
+        return torch.from_numpy(padded(arrays, [(shard, off, n) for _, shard, off, n, _, _ in rows]))
 
 
 def make_batches(corpus: Corpus, max_frames: int, max_utts: int, seed: int) -> list[list[int]]:
@@ -125,7 +122,6 @@ def held_out_ids(train_cache: Path, count: int, seed: int) -> set[str]:
     kokoro = {uid for uid in clean if index(uid) >= KOKORO_IDX0
               and zlib.crc32(uid.encode()) % KOKORO_HOLDOUT_EVERY == 0}
     return set(random.Random(seed).sample(first, min(count, len(first) // 10))) | kokoro
-
 
 
 def learning_rate(step: int, total: int, peak: float, warmup: int, final_ratio: float) -> float:
