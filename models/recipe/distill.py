@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from features import load_cache, padded
+from features import length_groups, load_cache, padded
 from model import VOCAB, AcousticModel
 
 
@@ -38,18 +38,13 @@ def teacher_posteriors(teacher: AcousticModel, feat_dir: Path, out_dir: Path, ke
         if not path.exists():
             t0 = time.time()
             out = np.zeros((shard.shape[0], len(VOCAB)), dtype=np.float16)
-            rows = sorted((u for u in utts if u[1] == k), key=lambda u: u[3])
-            i = 0
-            while i < len(rows):
-                j = i + 1
-                while j < len(rows) and rows[j][3] * (j - i + 1) <= max_frames:
-                    j += 1
-                batch = rows[i:j]
+            rows = [u for u in utts if u[1] == k]
+            for group in length_groups([u[3] for u in rows], max_frames):
+                batch = [rows[g] for g in group]
                 x = padded(shards, [(s, off, n) for _, s, off, n, _ in batch])
                 lp, _ = teacher(torch.from_numpy(x), torch.tensor([u[3] for u in batch]))
                 for b, (_, _, off, n, _) in enumerate(batch):
                     out[off:off + n] = lp[b, :n].numpy()
-                i = j
             tmp = path.with_suffix(".tmp.npy")
             np.save(tmp, out)
             tmp.replace(path)

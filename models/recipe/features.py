@@ -182,6 +182,21 @@ def load_cache(feat_dir: Path) -> tuple[list[np.ndarray], list[tuple[str, int, i
     return shards, utts
 
 
+def length_groups(lengths: list[int], max_frames: int) -> list[list[int]]:
+    """Indices of lengths, shortest first, cut into groups whose padded size (longest x
+    count) stays within max_frames; one longer than that is a group of its own.
+
+    Why sorted: inference passes (validation, teacher posteriors) see every utterance once
+    in any order, so grouping like lengths wastes the least compute on padding."""
+    groups: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if groups and lengths[i] * (len(groups[-1]) + 1) <= max_frames:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
 def padded(arrays: list[np.ndarray], spans: list[tuple[int, int, int]]) -> np.ndarray:
     """Rows of cached shards as one zero-padded float32 batch [B, max n, D]; spans are
     (shard, offset, frames) as load_cache gives them (features, or arrays laid out alike)."""

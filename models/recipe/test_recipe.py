@@ -199,6 +199,19 @@ class TrainingHelpersTest(unittest.TestCase):
             self.assertLessEqual(max(Fake.utts[i][3] for i in b) * len(b), 200)
 
 
+    def test_length_groups_sort_and_respect_the_budget(self):
+        lengths = [5, 90, 30, 31, 250, 7, 64, 64]
+        groups = F.length_groups(lengths, max_frames=200)
+        flat = [i for g in groups for i in g]
+        self.assertEqual(sorted(flat), list(range(8)))
+        self.assertEqual([lengths[i] for i in flat], sorted(lengths))
+        self.assertEqual(groups[-1], [4])  # over the budget alone: a group of its own
+        for g in groups[:-1]:
+            self.assertLessEqual(max(lengths[i] for i in g) * len(g), 200)
+        # greedy: no group could have taken the next one's first utterance
+        for g, nxt in zip(groups, groups[1:]):
+            self.assertGreater(lengths[nxt[0]] * (len(g) + 1), 200)
+
 class MelWarpTest(unittest.TestCase):
     def test_warp_moves_a_peak_and_keeps_shape_and_eval_untouched(self):
         aug = SpecAugment(num_mel_bins=80, stack=3, mel_warp=0.1).train()

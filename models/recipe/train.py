@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from features import load_cache, padded, read_frames_config
+from features import length_groups, load_cache, padded, read_frames_config
 from metrics import ErrorRate
 from compact import ARCHS
 from corpus.build import EXTRA_IDX0, KOKORO_IDX0
@@ -136,19 +136,11 @@ def learning_rate(step: int, total: int, peak: float, warmup: int, final_ratio: 
 def validate(model: AcousticModel, corpus: Corpus, idx: list[int], max_frames: int) -> ErrorRate:
     model.eval()
     er = ErrorRate()
-    idx = sorted(idx, key=lambda i: corpus.utts[i][3])
-    batch: list[int] = []
-    for i in idx + [None]:
-        if i is not None and (not batch or corpus.utts[i][3] * (len(batch) + 1) <= max_frames):
-            batch.append(i)
-            continue
-        if not batch:
-            break
-        x, lengths, _, _, texts = corpus.batch(batch)
+    for group in length_groups([corpus.utts[i][3] for i in idx], max_frames):
+        x, lengths, _, _, texts = corpus.batch([idx[g] for g in group])
         best = model(x, lengths)[0].argmax(-1)
         for k, text in enumerate(texts):
             er.add(text, greedy_decode(best[k, : lengths[k]].tolist()))
-        batch = [i] if i is not None else []
     model.train()
     return er
 
