@@ -261,15 +261,25 @@ def build_compact_graph(model, matvec: str = "dense", opset: int = 17) -> onnx.M
     out_w = gb.const("out_W", _np(model.output.weight).T)
     logits = gb.op("Add", [gb.op("MatMul", [y, out_w]), gb.const("out_b", _np(model.output.bias))], "logits")
     gb.nodes.append(helper.make_node("LogSoftmax", [logits], ["log_probs"], axis=-1))
+    return streaming_model(gb.nodes, gb.inits, f"compact_asr_{model.arch}_lstm_ctc",
+                           dim, layers, n, vocab, opset)
+
+
+def streaming_model(nodes, initializers, name: str, dim: int, layers: int, n: int, vocab: int,
+                    opset: int) -> onnx.ModelProto:
+    """The checked model of a graph with the server's streaming interface (model.toml's
+    [onnx] and [[state]]): features [B, T, D], h_in/c_in [L, B, n] -> log_probs [B, T, V],
+    h_out, c_out. Both exporters (dense and compact) end here, so the interface is one."""
+    f32 = TensorProto.FLOAT
     graph = helper.make_graph(
-        gb.nodes, f"compact_asr_{model.arch}_lstm_ctc",
-        inputs=[helper.make_tensor_value_info("features", F32, ["batch", "time", dim]),
-                helper.make_tensor_value_info("h_in", F32, [layers, "batch", n]),
-                helper.make_tensor_value_info("c_in", F32, [layers, "batch", n])],
-        outputs=[helper.make_tensor_value_info("log_probs", F32, ["batch", "time", vocab]),
-                 helper.make_tensor_value_info("h_out", F32, [layers, "batch", n]),
-                 helper.make_tensor_value_info("c_out", F32, [layers, "batch", n])],
-        initializer=gb.inits)
+        nodes, name,
+        inputs=[helper.make_tensor_value_info("features", f32, ["batch", "time", dim]),
+                helper.make_tensor_value_info("h_in", f32, [layers, "batch", n]),
+                helper.make_tensor_value_info("c_in", f32, [layers, "batch", n])],
+        outputs=[helper.make_tensor_value_info("log_probs", f32, ["batch", "time", vocab]),
+                 helper.make_tensor_value_info("h_out", f32, [layers, "batch", n]),
+                 helper.make_tensor_value_info("c_out", f32, [layers, "batch", n])],
+        initializer=initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="compact-asr recipe")
     proto.ir_version = 8

@@ -29,10 +29,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 import features as F
-from compact_onnx import TOEPLITZ_MATVECS, build_compact_graph, folded_cmvn, uses_toeplitz
+from compact_onnx import (TOEPLITZ_MATVECS, build_compact_graph, folded_cmvn, streaming_model,
+                          uses_toeplitz)
 from model import VOCAB, AcousticModel, count_parameters, lstm_parameters
 
 OPSET = 17
@@ -102,21 +103,7 @@ def build_graph(model: AcousticModel, toeplitz_matvec: str = "dense") -> onnx.Mo
         helper.make_node("Add", ["logits_nb", "out_b"], ["logits"]),
         helper.make_node("LogSoftmax", ["logits"], ["log_probs"], axis=-1),
     ]
-    f32 = TensorProto.FLOAT
-    graph = helper.make_graph(
-        nodes, "compact_asr_lstm_ctc",
-        inputs=[helper.make_tensor_value_info("features", f32, ["batch", "time", dim]),
-                helper.make_tensor_value_info("h_in", f32, [layers, "batch", n]),
-                helper.make_tensor_value_info("c_in", f32, [layers, "batch", n])],
-        outputs=[helper.make_tensor_value_info("log_probs", f32, ["batch", "time", vocab]),
-                 helper.make_tensor_value_info("h_out", f32, [layers, "batch", n]),
-                 helper.make_tensor_value_info("c_out", f32, [layers, "batch", n])],
-        initializer=inits)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="compact-asr recipe")
-    proto.ir_version = 8
-    onnx.checker.check_model(proto, full_check=True)
-    return proto
+    return streaming_model(nodes, inits, "compact_asr_lstm_ctc", dim, layers, n, vocab, OPSET)
 
 
 def structure_toml(model: AcousticModel, toeplitz_matvec: str) -> str:
