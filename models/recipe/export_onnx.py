@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +132,18 @@ lm_weight = {lm_weight}
 word_bonus = {word_bonus}
 """
 
+
+
+def with_decoder_weights(toml_text: str, lm_weight: float, word_bonus: float) -> str:
+    """model.toml's text with its [decoder] table's LM weight and word bonus replaced
+    (tune_decoder.py --write records the tuned weights so serve's default uses them)."""
+    decoder = tomllib.loads(toml_text).get("decoder")
+    if not decoder or "lm" not in decoder:
+        raise ValueError("model.toml has no [decoder] table with an LM to tune")
+    head, _, tail = toml_text.partition("\n[decoder]\n")
+    if "\n[" in tail:
+        raise ValueError("[decoder] must be model.toml's last table (export_onnx writes it last)")
+    return head + decoder_toml(decoder["lm"], lm_weight, word_bonus, decoder["beam_width"])
 
 def model_toml(model: AcousticModel, name: str, description: str, toeplitz_matvec: str = "dense") -> str:
     L, n = model.layers, model.hidden

@@ -8,6 +8,8 @@
 #   features  a set's cache is rebuilt only when its manifest is newer
 #   lm        rebuilt only when the training text is newer
 #   teacher / hybrid   train.py resumes from EXP/last.pt and stops at its --epochs
+#   tune      the LM weight and word bonus of each exported model, chosen on the held-out
+#             training sentences (tune_decoder.py) and written into its model.toml
 # Sizes measured on the 2-core machine (fwd+bwd, batches of 64 x 125 frames; models/README),
 # fp32 / bf16 autocast (train.py --bf16, AMX): dense 4x384 ~3,650 / 8,970 frames/s,
 # 4x512 ~2,630 / 5,670; hybrid 4x384 r96 ~3,900 / 8,260, 4x512 r128 - / 4,720. The v2 corpus
@@ -21,14 +23,14 @@
 #      RANK (96: shared low-rank rank; 4x384 r96 is 23.6 % of the teacher's LSTM),
 #      DRANK (4: displacement rank), TOEPLITZ_LAYERS (1),
 #      KD (0.5: distillation weight), THREADS (2), STAGES (default all: "corpus features lm
-#      teacher hybrid export compare"), OUT_TEACHER (work/v2/teacher_model),
+#      teacher hybrid export tune compare"), OUT_TEACHER (work/v2/teacher_model),
 #      OUT_HYBRID (work/v2/hybrid_model; copy into ../hybrid only when its numbers improve).
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=.venv/bin/python
 M=work/manifests
 V2=work/v2
-STAGES="${STAGES:-corpus features lm teacher hybrid export compare}"
+STAGES="${STAGES:-corpus features lm teacher hybrid export tune compare}"
 THREADS="${THREADS:-2}"
 L="${TEACHER_LAYERS:-4}"
 H="${TEACHER_HIDDEN:-384}"
@@ -92,6 +94,16 @@ if want export; then
     --reference-manifest "$M/test.tsv" --lm "$V2/lm.arpa"
   $PY export_onnx.py "$V2/hybrid/best.pt" --out "$OUT_HYBRID" --name hybrid \
     --reference-manifest "$M/test.tsv" --lm "$V2/lm.arpa"
+fi
+
+if want tune; then
+  stamp tune
+  (cd ../.. && cargo build --release --quiet --example decode_eval)
+  for out in "$OUT_TEACHER" "$OUT_HYBRID"; do
+    $PY tune_decoder.py --decode-eval "${CARGO_TARGET_DIR:-../../target}/release/examples/decode_eval" \
+      --model "$out/model.toml" --train-cache work/feats_v2/train --manifest "$M/train.tsv" \
+      --out "$V2/tune/$(basename "$out")" --write
+  done
 fi
 
 if want compare; then

@@ -273,6 +273,17 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(cfg["decoder"], {"decoder": "beam", "beam_width": 16, "lm": "lm.arpa",
                                           "lm_weight": 0.5, "word_bonus": 3.0})
 
+    def test_tuned_weights_replace_only_the_decoder_weights(self):
+        text = export_onnx.model_toml(AcousticModel(hidden=64, layers=2), "x", "d")
+        tuned = export_onnx.with_decoder_weights(
+            text + export_onnx.decoder_toml("lm.arpa", 0.5, 3.0, 16), 0.7, 1.0)
+        cfg, before = tomllib.loads(tuned), tomllib.loads(text)
+        self.assertEqual(cfg["decoder"], {"decoder": "beam", "beam_width": 16, "lm": "lm.arpa",
+                                          "lm_weight": 0.7, "word_bonus": 1.0})
+        self.assertEqual({k: v for k, v in cfg.items() if k != "decoder"}, before)
+        with self.assertRaises(ValueError):  # nothing to tune without an LM
+            export_onnx.with_decoder_weights(text, 0.7, 1.0)
+
 
 if __name__ == "__main__":
     unittest.main()

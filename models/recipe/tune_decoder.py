@@ -4,8 +4,9 @@
 Why this set: the held-out-voice test set and the real-speech dev set are for measuring, so
 the weights are chosen on the 150 training sentences train.py holds out of training (seen
 voices, unseen sentences), decoded with an LM rebuilt WITHOUT those sentences (the shipped
-LM was built from all training text, so it would know them word for word). The server's
-defaults (`BeamConfig` in src/decode/beam.rs) are the best cell of this grid.
+LM was built from all training text, so it would know them word for word). With --write
+the best cell goes into the model's [decoder] table, the decoding `compact-asr serve` uses
+unless told otherwise (run_v2.sh's tune stage does this for the v2 models).
 
 Usage (from models/recipe/, after the corpus, features and a trained model exist):
     CARGO_TARGET_DIR=/work/target-release cargo build --release --example decode_eval
@@ -19,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from export_onnx import with_decoder_weights
 from features import read_manifest
 from train import held_out_ids
 
@@ -37,6 +39,8 @@ def main() -> None:
     p.add_argument("--alphas", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.9])
     p.add_argument("--betas", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
     p.add_argument("--out", type=Path, default=HERE / "work/tune")
+    p.add_argument("--write", action="store_true",
+                   help="record the best cell in --model's [decoder] table (serve's default)")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
 
@@ -56,7 +60,7 @@ def main() -> None:
 
     results = {}
     for alpha, beta in itertools.product(a.alphas, a.betas):
-        out = subprocess.run([str(a.decode_eval), "--model", str(a.model.resolve()), "--lm", str(lm),
+        out = subprocess.run([str(a.decode_eval.resolve()), "--model", str(a.model.resolve()), "--lm", str(lm),
                               "--manifest", str(manifest), "--alpha", str(alpha), "--beta", str(beta)],
                              check=True, capture_output=True, text=True, cwd=HERE.parent.parent).stdout
         row = next(l for l in out.splitlines() if l.startswith("| beam + LM |"))
@@ -69,6 +73,9 @@ def main() -> None:
         print(f"| {alpha:g} | " + " | ".join(f"{results[alpha, b]:.2f}" for b in a.betas) + " |")
     best = min(results, key=results.get)
     print(f"\nbest: alpha {best[0]:g}, beta {best[1]:g} ({results[best]:.2f} % WER)")
+    if a.write:
+        a.model.write_text(with_decoder_weights(a.model.read_text(), *best))
+        print(f"wrote lm_weight {best[0]:g}, word_bonus {best[1]:g} into {a.model}")
 
 
 if __name__ == "__main__":
