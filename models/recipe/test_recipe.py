@@ -12,6 +12,7 @@ import onnxruntime as ort
 import soundfile as sf
 import torch
 
+import compare
 import export_onnx
 import features as F
 import distill
@@ -284,6 +285,31 @@ class ExportTest(unittest.TestCase):
         with self.assertRaises(ValueError):  # nothing to tune without an LM
             export_onnx.with_decoder_weights(text, 0.7, 1.0)
 
+
+
+class CompareTest(unittest.TestCase):
+    def test_reference_hypotheses_are_reused_only_for_the_same_audio_and_params(self):
+        with tempfile.TemporaryDirectory() as d:
+            rows = []
+            for k in range(3):
+                path = Path(d) / f"{k}.wav"
+                sf.write(path, np.zeros(1600 * (k + 1), np.float32), 16000)
+                rows.append({"id": str(k), "path": str(path)})
+            calls = []
+            def run(todo):
+                calls.append([r["id"] for r in todo])
+                return [f"hyp {r['id']} {len(calls)}" for r in todo]
+            cache = Path(d) / "refs" / "sys.json"
+            first = compare.reference_hypotheses("sys", "beam=5", rows, run, cache)
+            self.assertEqual(first, ["hyp 0 1", "hyp 1 1", "hyp 2 1"])
+            self.assertEqual(compare.reference_hypotheses("sys", "beam=5", rows, run, cache), first)
+            self.assertEqual(len(calls), 1)  # all from the cache
+            sf.write(rows[1]["path"], np.zeros(800, np.float32), 16000)  # the audio changed
+            again = compare.reference_hypotheses("sys", "beam=5", rows, run, cache)
+            self.assertEqual(calls[-1], ["1"])
+            self.assertEqual(again, ["hyp 0 1", "hyp 1 2", "hyp 2 1"])
+            compare.reference_hypotheses("sys", "beam=1", rows[:1], run, cache)  # other params
+            self.assertEqual(calls[-1], ["0"])
 
 if __name__ == "__main__":
     unittest.main()
