@@ -106,9 +106,9 @@ def reference_hypotheses(system: str, params: str, rows: list[dict], run, cache:
     """A reference system's hypotheses, each reused from cache (a JSON file per system) when
     the same audio file (path, size, mtime) was read with the same params before.
 
-    Why: the references cost ~10 s of CPU per compact-asr second (Whisper and PocketSphinx
-    take half an hour for 200 utterances a set) and do not change between the compact
-    models a table compares, so a rerun scores only the new columns."""
+    Why: the references are the slow part (session 7's run, 100 utterances a set and
+    channel: Whisper 70-95 s, PocketSphinx 100-190 s, compact-asr 5 s) and do not change
+    between the compact models a table compares, so a rerun scores only the new columns."""
     stat = lambda r: os.stat(r["path"])
     key = lambda r: f"{params}|{r['path']}|{stat(r).st_size}|{stat(r).st_mtime_ns}"
     known = json.loads(cache.read_text()) if cache.exists() else {}
