@@ -133,7 +133,6 @@ word_bonus = {word_bonus}
 """
 
 
-
 def with_decoder_weights(toml_text: str, lm_weight: float, word_bonus: float) -> str:
     """model.toml's text with its [decoder] table's LM weight and word bonus replaced
     (tune_decoder.py --write records the tuned weights so serve's default uses them)."""
@@ -144,6 +143,7 @@ def with_decoder_weights(toml_text: str, lm_weight: float, word_bonus: float) ->
     if "\n[" in tail:
         raise ValueError("[decoder] must be model.toml's last table (export_onnx writes it last)")
     return head + decoder_toml(decoder["lm"], lm_weight, word_bonus, decoder["beam_width"])
+
 
 def model_toml(model: AcousticModel, name: str, description: str, toeplitz_matvec: str = "dense") -> str:
     L, n = model.layers, model.hidden

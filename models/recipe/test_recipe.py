@@ -199,7 +199,6 @@ class TrainingHelpersTest(unittest.TestCase):
             self.assertLessEqual(len(b), 3)
             self.assertLessEqual(max(Fake.utts[i][3] for i in b) * len(b), 200)
 
-
     def test_length_groups_sort_and_respect_the_budget(self):
         lengths = [5, 90, 30, 31, 250, 7, 64, 64]
         groups = F.length_groups(lengths, max_frames=200)
@@ -212,6 +211,7 @@ class TrainingHelpersTest(unittest.TestCase):
         # greedy: no group could have taken the next one's first utterance
         for g, nxt in zip(groups, groups[1:]):
             self.assertGreater(lengths[nxt[0]] * (len(g) + 1), 200)
+
 
 class MelWarpTest(unittest.TestCase):
     def test_warp_moves_a_peak_and_keeps_shape_and_eval_untouched(self):
@@ -286,7 +286,6 @@ class ExportTest(unittest.TestCase):
             export_onnx.with_decoder_weights(text, 0.7, 1.0)
 
 
-
 class CompareTest(unittest.TestCase):
     def test_reference_hypotheses_are_reused_only_for_the_same_audio_and_params(self):
         with tempfile.TemporaryDirectory() as d:
@@ -310,6 +309,7 @@ class CompareTest(unittest.TestCase):
             self.assertEqual(again, ["hyp 0 1", "hyp 1 2", "hyp 2 1"])
             compare.reference_hypotheses("sys", "beam=1", rows[:1], run, cache)  # other params
             self.assertEqual(calls[-1], ["0"])
+
 
 if __name__ == "__main__":
     unittest.main()
