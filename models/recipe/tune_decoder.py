@@ -2,11 +2,12 @@
 """Tunes the beam search's LM weight (alpha) and word bonus (beta) without touching the test set.
 
 Why this set: the held-out-voice test set and the real-speech dev set are for measuring, so
-the weights are chosen on the training sentences train.py holds out of training (150 of
-the first corpus, and 1 in 80 of corpus v2's Kokoro sentences: seen voices, unseen sentences), decoded with an LM rebuilt WITHOUT those sentences (the shipped
-LM was built from all training text, so it would know them word for word). With --write
-the best cell goes into the model's [decoder] table, the decoding `compact-asr serve` uses
-unless told otherwise (run_v2.sh's tune stage does this for the v2 models).
+the weights are chosen on the training sentences train.py holds out of training (150 of the
+first corpus and 1 in 80 of corpus v2's Kokoro sentences: seen voices, unseen sentences),
+decoded with an LM rebuilt WITHOUT those sentences (the shipped LM was built from all
+training text, so it would know them word for word). With --write the best cell goes into
+the model's [decoder] table, the decoding `compact-asr serve` uses unless told otherwise
+(run_v2.sh's tune stage does this for the v2 models).
 
 Usage (from models/recipe/, after the corpus, features and a trained model exist):
     CARGO_TARGET_DIR=/work/target-release cargo build --release --example decode_eval
