@@ -103,7 +103,7 @@ def make_batches(corpus: Corpus, max_frames: int, max_utts: int, seed: int) -> l
     return batches
 
 
-# ~150 of corpus v2's 12,000 Kokoro sentences.
+# One in 80 of corpus v2's Kokoro sentences (~100 of 8,000).
 KOKORO_HOLDOUT_EVERY = 80
 
 
