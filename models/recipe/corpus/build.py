@@ -16,7 +16,7 @@ from pathlib import Path
 import soundfile as sf
 
 from .augment import augment
-from .check import MAX_CER, check, check_text
+from .check import MAX_CER, check_many, check_text
 from .dev import build_dev
 from .synth import synthesize
 from .texts import collect
@@ -129,18 +129,32 @@ def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice:
     return jobs
 
 
-def _synth_job(job: dict) -> tuple[dict, float | None, str, dict | None]:
-    """Synthesize (unless the WAV exists), then have Whisper check it (unless cached)."""
+# Synthesis jobs a worker takes at once: their Whisper check reads them in packs (check.py).
+PACK_JOBS = 6
+
+
+def _synth_pack(jobs: list[dict]) -> list[tuple[dict, float | None, str, dict | None]]:
+    """Synthesize each job (unless its WAV exists), then have Whisper check the pack
+    (verdicts already cached are reused)."""
+    made = []  # (job, duration, error)
+    for job in jobs:
+        try:
+            if os.path.exists(job["path"]) and os.path.getsize(job["path"]) > 1000 and \
+                    check_text(job["path"]) in (None, job["text"]):
+                dur = sf.info(job["path"]).duration
+            else:
+                v = job["voice"]
+                dur = synthesize(v.engine, v.arg, job["text"], job["path"], job["seed"])
+            made.append((job, dur, ""))
+        except Exception as exc:  # one bad sentence must not kill the corpus
+            made.append((job, None, repr(exc)))
+    ok = [(job["path"], job["text"]) for job, dur, _ in made if dur is not None]
     try:
-        if os.path.exists(job["path"]) and os.path.getsize(job["path"]) > 1000 and \
-                check_text(job["path"]) in (None, job["text"]):
-            dur = sf.info(job["path"]).duration
-        else:
-            v = job["voice"]
-            dur = synthesize(v.engine, v.arg, job["text"], job["path"], job["seed"])
-        return job, dur, "", check(job["path"], job["text"])
-    except Exception as exc:  # one bad sentence must not kill the corpus
-        return job, None, repr(exc), None
+        verdicts = iter(check_many(ok))
+    except Exception as exc:
+        return [(job, None, err or repr(exc), None) for job, _, err in made]
+    return [(job, dur, err, next(verdicts) if dur is not None else None)
+            for job, dur, err in made]
 
 
 def _aug_job(args: tuple) -> tuple[dict, float | None, str, str]:
@@ -157,16 +171,22 @@ def _aug_job(args: tuple) -> tuple[dict, float | None, str, str]:
         return job, None, repr(exc), dst
 
 
-def _run_pool(fn, items, workers: int, label: str, deadline: float | None):
-    """Map fn over items with progress logs; stop submitting new work after deadline."""
-    results, t0, audio_s = [], time.time(), 0.0
+def _run_pool(fn, items, workers: int, label: str, deadline: float | None, per_call: int = 1):
+    """Map fn over items, `per_call` items to a call of fn (which returns a list of results),
+    with progress logs; stop submitting new work after deadline."""
+    calls = [items[i:i + per_call] for i in range(0, len(items), per_call)]
+    one = per_call == 1
+    results, t0, audio_s, logged = [], time.time(), 0.0, 0
     with mp.Pool(workers) as pool:
-        it = pool.imap(fn, items, chunksize=4)
-        for k, res in enumerate(it, 1):
-            results.append(res)
-            if isinstance(res[1], float):
-                audio_s += res[1]
-            if k % 100 == 0 or k == len(items):
+        it = pool.imap(fn, [c[0] for c in calls] if one else calls, chunksize=4 if one else 1)
+        for out in it:
+            for res in [out] if one else out:
+                results.append(res)
+                if isinstance(res[1], float):
+                    audio_s += res[1]
+            k = len(results)
+            if k - logged >= 100 or k == len(items):
+                logged = k
                 rate = k / (time.time() - t0)
                 log.info("%s %d/%d  %.2f h audio  %.2f/s  eta %.0f min", label, k, len(items),
                          audio_s / 3600, rate, (len(items) - k) / rate / 60)
@@ -235,7 +255,8 @@ def main() -> None:
 
     jobs = plan_jobs(train_text, test_text, a.train_utts, a.test_utts_per_voice, a.seed,
                      work / "audio", a.extra_train_utts, a.kokoro_train_utts)
-    res = _run_pool(_synth_job, jobs, a.workers, "synth", a.synth_deadline or None)
+    res = _run_pool(_synth_pack, jobs, a.workers, "synth", a.synth_deadline or None,
+                    PACK_JOBS)
     for j, d, err, _ in res:
         if err:
             log.warning("synth failed %s: %s", j["id"], err)

@@ -2,6 +2,7 @@
 
 Run: cd models/recipe && PYTHONPATH=. .venv/bin/python -m unittest corpus.test_corpus
 """
+import json
 import os
 import tempfile
 import unittest
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from .augment import augment
 from .build import EXTRA_IDX0, plan_jobs, sentence_pool
-from .check import check_text, verdict
+from . import check as check_mod
+from .check import check_many, check_text, split_reading, verdict
 from .normalize import normalize, number_to_words, ordinal_words, year_words
 from .texts import collect, template_sentences
 from . import kokoro
@@ -151,6 +153,61 @@ class CheckTest(unittest.TestCase):
         self.assertFalse(ok("i gave up smoking and drinking entirely today",
                             "thelet tape property depth glossary"))
         self.assertFalse(ok("call john tomorrow at nine", ""))
+
+
+class PackedCheckTest(unittest.TestCase):
+    TEXTS = ["set an alarm for seven thirty", "call john tomorrow at nine",
+             "the total comes to five dollars"]
+
+    def test_a_reading_of_a_pack_splits_back_onto_its_utterances(self):
+        raw = "Set an alarm for 7.30. Call John tomorrow at 9. The total comes to $5."
+        self.assertEqual(split_reading(self.TEXTS, raw),
+                         ["Set an alarm for 7.30.", "Call John tomorrow at 9.",
+                          "The total comes to $5."])
+        ok = [verdict(t, r)["ok"] for t, r in zip(self.TEXTS, split_reading(self.TEXTS, raw))]
+        self.assertEqual(ok, [True, True, True])
+
+    def test_a_skipped_or_garbled_utterance_is_dropped_and_only_it(self):
+        skipped = split_reading(self.TEXTS, "Set an alarm for 7.30. The total comes to $5.")
+        self.assertEqual(skipped[1], "")
+        garbled = split_reading(self.TEXTS, "Well, uh, set an alarm for 7.30. Colder "
+                                "Tamarind Tomas Sine. The total comes to $5.")
+        self.assertEqual(garbled[0], "Well, uh, set an alarm for 7.30.")
+        for parts in (skipped, garbled):
+            self.assertEqual([verdict(t, r)["ok"] for t, r in zip(self.TEXTS, parts)],
+                             [True, False, True])
+
+    def test_packs_hold_at_most_pack_seconds_and_drops_are_read_again_alone(self):
+        calls = []
+
+        def fake_transcribe(audio):  # reads the second utterance only when it is alone
+            calls.append(len(audio) / 16000)
+            if len(audio) / 16000 < 3:
+                return "call john tomorrow at nine"
+            return "set an alarm for seven thirty" if len(audio) / 16000 < 10 else \
+                "set an alarm for seven thirty the total comes to five dollars"
+
+        with tempfile.TemporaryDirectory() as d:
+            items = []
+            for k, (text, secs) in enumerate(zip(self.TEXTS, [5.0, 2.0, 4.0])):
+                wav = os.path.join(d, f"{k}.wav")
+                sf.write(wav, np.zeros(int(secs * 16000), np.float32), 16000)
+                items.append((wav, text))
+            saved = check_mod.transcribe, check_mod.PACK_SECONDS
+            check_mod.transcribe, check_mod.PACK_SECONDS = fake_transcribe, 14.0
+            try:
+                first = check_many(items)
+                n_calls = len(calls)
+                again = check_many(items)
+            finally:
+                check_mod.transcribe, check_mod.PACK_SECONDS = saved
+            # One window of 5 + 1 + 2 + 1 + 4 s (the 14 s budget), then utterance 1 alone.
+            self.assertEqual(calls, [13.0, 2.0])
+            self.assertEqual([v["ok"] for v in first], [True, True, True])
+            self.assertEqual(n_calls, len(calls), "cached verdicts are not read again")
+            self.assertEqual(first, again)
+            packs = [json.loads(open(w + ".check").read())["pack"] for w, _ in items]
+            self.assertEqual(packs, [3, 1, 3])
 
 
 class AugmentTest(unittest.TestCase):
