@@ -14,6 +14,7 @@ import torch
 
 import compare
 import export_onnx
+import from_onnx
 import features as F
 import distill
 import train
@@ -254,6 +255,22 @@ class ExportTest(unittest.TestCase):
         np.testing.assert_allclose(chunked, whole, atol=1e-5)
         np.testing.assert_allclose(h_out, h.numpy(), atol=1e-5)
         np.testing.assert_allclose(c_out, c.numpy(), atol=1e-5)
+
+    def test_a_shipped_dense_model_reads_back_as_the_same_function(self):
+        torch.manual_seed(1)
+        model = AcousticModel(hidden=32, layers=2).eval()
+        model.set_cmvn(torch.randn(240), torch.rand(240) + 0.5)
+        mean, std = np.random.default_rng(0).normal(size=240), np.linspace(0.5, 2.0, 240)
+        x = torch.randn(2, 29, 240) * 3
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "model.onnx"
+            path.write_bytes(export_onnx.build_graph(model).SerializeToString())
+            (Path(d) / "model.toml").write_text(export_onnx.model_toml(model, "x", "d"))
+            back = from_onnx.dense_from_onnx(path, mean, std)
+        np.testing.assert_allclose(back.cmvn_mean.numpy(), mean.astype(np.float32))
+        self.assertEqual(back.config, model.config)
+        with torch.no_grad():
+            np.testing.assert_allclose(back(x)[0].numpy(), model(x)[0].numpy(), atol=1e-4)
 
     def test_model_toml_follows_contract(self):
         cfg = tomllib.loads(export_onnx.model_toml(AcousticModel(hidden=64, layers=2), "x", "d"))
