@@ -14,7 +14,7 @@ import torch
 
 import compare
 import export_onnx
-import from_onnx
+import warm_start
 import features as F
 import distill
 import train
@@ -266,11 +266,28 @@ class ExportTest(unittest.TestCase):
             path = Path(d) / "model.onnx"
             path.write_bytes(export_onnx.build_graph(model).SerializeToString())
             (Path(d) / "model.toml").write_text(export_onnx.model_toml(model, "x", "d"))
-            back = from_onnx.dense_from_onnx(path, mean, std)
+            back = warm_start.dense_from_onnx(path, mean, std)
         np.testing.assert_allclose(back.cmvn_mean.numpy(), mean.astype(np.float32))
         self.assertEqual(back.config, model.config)
         with torch.no_grad():
             np.testing.assert_allclose(back(x)[0].numpy(), model(x)[0].numpy(), atol=1e-4)
+
+    def test_a_widened_model_computes_the_same_function(self):
+        torch.manual_seed(2)
+        model = AcousticModel(hidden=32, layers=3).eval()
+        model.set_cmvn(torch.randn(240), torch.rand(240) + 0.5)
+        wide = warm_start.widen(model, 48)
+        self.assertEqual(wide.hidden, 48)
+        self.assertEqual(wide.rnn.weight_hh_l1.shape, (4 * 48, 48))
+        x = torch.randn(2, 23, 240) * 3
+        with torch.no_grad():
+            np.testing.assert_allclose(wide(x)[0].numpy(), model(x)[0].numpy(), atol=1e-5)
+            # the new units are live: they compute, and their outgoing weights train
+            _, (h, _) = wide(x)
+        self.assertGreater(float(h[:, :, 32:].abs().mean()), 1e-3)
+        wide.train()
+        wide(x)[0].sum().backward()
+        self.assertGreater(float(wide.output.weight.grad[:, 32:].abs().sum()), 0)
 
     def test_model_toml_follows_contract(self):
         cfg = tomllib.loads(export_onnx.model_toml(AcousticModel(hidden=64, layers=2), "x", "d"))
