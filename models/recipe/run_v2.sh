@@ -20,10 +20,13 @@
 # + LM adds ~2.5 ms and the front end ~1.6 ms, so 4x512's hybrid would saturate near 260
 # streams (about 200 held at p95 < 300 ms) and 4x384's near 330.
 # Env: TEACHER_LAYERS (4), TEACHER_HIDDEN (384), TEACHER_EPOCHS (16), HYBRID_EPOCHS (10),
+#      TEACHER_INIT (a shipped dense model.onnx, e.g. ../baseline/model.onnx: the teacher
+#      starts from it, widened to TEACHER_HIDDEN, by warm_start.py; empty = from scratch),
+#      TEACHER_LR (1.6e-3; a warm start wants less, e.g. 8e-4), TEACHER_WARMUP (300 steps),
 #      RANK (96: shared low-rank rank; 4x384 r96 is 23.6 % of the teacher's LSTM),
 #      DRANK (4: displacement rank), TOEPLITZ_LAYERS (1),
-#      KD (0.5: distillation weight), THREADS (2), STAGES (default all: "corpus features lm
-#      teacher hybrid export tune compare"), OUT_TEACHER (work/v2/teacher_model),
+#      KD (0.5: distillation weight), THREADS (2), COMPARE_LIMIT (100 utterances a set),
+#      STAGES (default all: "corpus features lm teacher hybrid export tune compare"), OUT_TEACHER (work/v2/teacher_model),
 #      OUT_HYBRID (work/v2/hybrid_model; copy into ../hybrid only when its numbers improve).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -73,7 +76,14 @@ train() {  # EXP, then train.py flags
 
 if want teacher; then
   stamp "teacher ${L}x${H}"
-  train "$V2/teacher" --layers "$L" --hidden "$H" --epochs "${TEACHER_EPOCHS:-16}" --lr 1.6e-3 --warmup 300
+  init=()
+  if [ -n "${TEACHER_INIT:-}" ]; then
+    [ -f "$V2/teacher_init.pt" ] || $PY warm_start.py "$TEACHER_INIT" \
+      --stats work/feats_v2/train/stats.npz --hidden "$H" --out "$V2/teacher_init.pt"
+    init=(--init "$V2/teacher_init.pt")
+  fi
+  train "$V2/teacher" --layers "$L" --hidden "$H" --epochs "${TEACHER_EPOCHS:-16}" \
+    --lr "${TEACHER_LR:-1.6e-3}" --warmup "${TEACHER_WARMUP:-300}" "${init[@]}"
 fi
 
 if want hybrid; then
@@ -114,6 +124,6 @@ if want compare; then
   $PY compare.py --model "teacher=$(realpath "$OUT_TEACHER")/model.toml" \
     --model "hybrid=$(realpath "$OUT_HYBRID")/model.toml" --model "shipped=$(realpath ../hybrid)/model.toml" \
     --set kokoro="$M/test_kokoro.tsv" --set classic="$M/test.tsv" --set real="$M/dev.tsv" \
-    --limit 200 --out "$out" | tee "$out/table.md"
+    --limit "${COMPARE_LIMIT:-100}" --out "$out" | tee "$out/table.md"
 fi
 stamp done
