@@ -4,10 +4,10 @@
 # of every utterance -> augmentation -> manifests, then work/manifests/READY.
 # Resumable and idempotent: existing WAVs and Whisper verdicts (NAME.wav.check) are reused,
 # so re-running after an interruption continues where it stopped.
-# Env: TRAIN_UTTS (default 4500), EXTRA_TRAIN_UTTS (4500: a second draw of sentences, added
+# Env: TRAIN_UTTS (default 4500), EXTRA_TRAIN_UTTS (0; 4500 gives v1's second draw, added
 #      in session 5), KOKORO_TRAIN_UTTS (8000: corpus v2's Kokoro sentences, a prefix of one
 #      seeded shuffle, so raising it later grows the corpus without re-synthesis; 0 gives
-#      the v1 corpus), TEST_UTTS_PER_VOICE (150), WORKERS (2), SEED (1234),
+#      the v1 corpus), TEST_UTTS_PER_VOICE (60: this cache drew 230 test sentences), WORKERS (2), SEED (1234),
 #      SYNTH_DEADLINE (unix time after which synthesis is cut; 0 = never).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,8 +19,8 @@ PYTHONPATH=. nice -n 10 .venv/bin/python -m corpus.build \
   --work work \
   --seed "${SEED:-1234}" \
   --train-utts "${TRAIN_UTTS:-4500}" \
-  --extra-train-utts "${EXTRA_TRAIN_UTTS:-4500}" \
+  --extra-train-utts "${EXTRA_TRAIN_UTTS:-0}" \
   --kokoro-train-utts "${KOKORO_TRAIN_UTTS:-8000}" \
-  --test-utts-per-voice "${TEST_UTTS_PER_VOICE:-150}" \
+  --test-utts-per-voice "${TEST_UTTS_PER_VOICE:-60}" \
   --workers "${WORKERS:-2}" \
   --synth-deadline "${SYNTH_DEADLINE:-0}" 2>&1 | tee "$LOG"
