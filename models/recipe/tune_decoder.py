@@ -61,8 +61,8 @@ def main() -> None:
 
     results = {}
     for alpha, beta in itertools.product(a.alphas, a.betas):
-        out = subprocess.run([str(a.decode_eval.resolve()), "--model", str(a.model.resolve()), "--lm", str(lm),
-                              "--manifest", str(manifest), "--alpha", str(alpha), "--beta", str(beta)],
+        out = subprocess.run([str(a.decode_eval.resolve()), "--model", str(a.model.resolve()), "--lm", str(lm.resolve()),
+                              "--manifest", str(manifest.resolve()), "--alpha", str(alpha), "--beta", str(beta)],
                              check=True, capture_output=True, text=True, cwd=HERE.parent.parent).stdout
         row = next(l for l in out.splitlines() if l.startswith("| beam + LM |"))
         results[alpha, beta] = float(row.split("|")[2].strip().rstrip("%"))
