@@ -21,7 +21,9 @@
 # streams (about 200 held at p95 < 300 ms) and 4x384's near 330.
 # Env: TEACHER_LAYERS (4), TEACHER_HIDDEN (384), TEACHER_EPOCHS (16), HYBRID_EPOCHS (10),
 #      TEACHER_INIT (a shipped dense model.onnx, e.g. ../baseline/model.onnx: the teacher
-#      starts from it, widened to TEACHER_HIDDEN, by warm_start.py; empty = from scratch),
+#      starts from it, widened to TEACHER_HIDDEN, by warm_start.py; or a train.py checkpoint
+#      of the same shape, e.g. work/v2/teacher/best.pt, to go on on a grown corpus; empty =
+#      from scratch), RUN_DIR (v2: the run's folder under work/; a new one starts new runs),
 #      TEACHER_LR (1.6e-3; a warm start wants less, e.g. 8e-4), TEACHER_WARMUP (300 steps),
 #      RANK (96: shared low-rank rank; 4x384 r96 is 23.6 % of the teacher's LSTM),
 #      DRANK (4: displacement rank), TOEPLITZ_LAYERS (1),
@@ -32,7 +34,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY=.venv/bin/python
 M=work/manifests
-V2=work/v2
+V2="work/${RUN_DIR:-v2}"
 STAGES="${STAGES:-corpus features lm teacher hybrid export tune compare}"
 THREADS="${THREADS:-2}"
 L="${TEACHER_LAYERS:-4}"
@@ -78,9 +80,13 @@ if want teacher; then
   stamp "teacher ${L}x${H}"
   init=()
   if [ -n "${TEACHER_INIT:-}" ]; then
-    [ -f "$V2/teacher_init.pt" ] || $PY warm_start.py "$TEACHER_INIT" \
-      --stats work/feats_v2/train/stats.npz --hidden "$H" --out "$V2/teacher_init.pt"
-    init=(--init "$V2/teacher_init.pt")
+    if [[ "$TEACHER_INIT" == *.pt ]]; then
+      init=(--init "$TEACHER_INIT")
+    else
+      [ -f "$V2/teacher_init.pt" ] || $PY warm_start.py "$TEACHER_INIT" \
+        --stats work/feats_v2/train/stats.npz --hidden "$H" --out "$V2/teacher_init.pt"
+      init=(--init "$V2/teacher_init.pt")
+    fi
   fi
   train "$V2/teacher" --layers "$L" --hidden "$H" --epochs "${TEACHER_EPOCHS:-16}" \
     --lr "${TEACHER_LR:-1.6e-3}" --warmup "${TEACHER_WARMUP:-300}" "${init[@]}"

@@ -306,7 +306,17 @@ mod tests {
         assert_eq!(settings.lm_weight, 0.75, "environment over file");
         assert!(!settings.endpointing, "file over default");
         assert_eq!(settings.lm_path(), None, "an empty lm is no LM");
-        assert_eq!(settings.word_bonus, Settings::default().word_bonus);
+        assert_eq!(
+            settings.word_bonus,
+            default_models_word_bonus(),
+            "model over default"
+        );
+    }
+
+    /// The `word_bonus` the default model's `[decoder]` table recommends (tuned per model).
+    fn default_models_word_bonus() -> f32 {
+        let table = model_decoder::layer(Path::new(DEFAULT_MODEL)).unwrap();
+        table["word_bonus"].as_float().unwrap() as f32
     }
 
     #[test]
@@ -356,10 +366,12 @@ mod tests {
         assert_eq!(resolved.decoder, DecoderKind::Beam);
         let lm = Path::new(DEFAULT_MODEL).with_file_name("lm.arpa");
         assert_eq!(resolved.lm_path(), Some(lm));
+        assert_eq!(resolved.word_bonus, default_models_word_bonus());
         assert_eq!(
             Settings {
                 decoder: DecoderKind::Greedy,
                 lm: None,
+                word_bonus: Settings::default().word_bonus,
                 ..resolved.clone()
             },
             Settings::default()
