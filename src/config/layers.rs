@@ -308,15 +308,16 @@ mod tests {
         assert_eq!(settings.lm_path(), None, "an empty lm is no LM");
         assert_eq!(
             settings.word_bonus,
-            default_models_word_bonus(),
+            default_models_weight("word_bonus"),
             "model over default"
         );
     }
 
-    /// The `word_bonus` the default model's `[decoder]` table recommends (tuned per model).
-    fn default_models_word_bonus() -> f32 {
+    /// A weight (`lm_weight`, `word_bonus`) the default model's `[decoder]` table recommends:
+    /// they are tuned per model, so tests read them rather than assume the built-in defaults.
+    fn default_models_weight(key: &str) -> f32 {
         let table = model_decoder::layer(Path::new(DEFAULT_MODEL)).unwrap();
-        table["word_bonus"].as_float().unwrap() as f32
+        table[key].as_float().unwrap() as f32
     }
 
     #[test]
@@ -366,11 +367,13 @@ mod tests {
         assert_eq!(resolved.decoder, DecoderKind::Beam);
         let lm = Path::new(DEFAULT_MODEL).with_file_name("lm.arpa");
         assert_eq!(resolved.lm_path(), Some(lm));
-        assert_eq!(resolved.word_bonus, default_models_word_bonus());
+        assert_eq!(resolved.lm_weight, default_models_weight("lm_weight"));
+        assert_eq!(resolved.word_bonus, default_models_weight("word_bonus"));
         assert_eq!(
             Settings {
                 decoder: DecoderKind::Greedy,
                 lm: None,
+                lm_weight: Settings::default().lm_weight,
                 word_bonus: Settings::default().word_bonus,
                 ..resolved.clone()
             },
