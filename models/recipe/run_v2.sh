@@ -25,6 +25,11 @@
 #      of the same shape, e.g. work/v2/teacher/best.pt, to go on on a grown corpus; empty =
 #      from scratch), RUN_DIR (v2: the run's folder under work/; a new one starts new runs),
 #      TEACHER_LR (1.6e-3; a warm start wants less, e.g. 8e-4), TEACHER_WARMUP (300 steps),
+#      TEACHER_CKPT (work/$RUN_DIR/teacher/best.pt: the teacher the hybrid is compressed from,
+#      distilled from and exported as; another run's, e.g. work/v2/teacher/best.pt, lets a
+#      run skip the teacher stage), HYBRID_INIT (a hybrid checkpoint of the same structure,
+#      e.g. work/v2/hybrid/best.pt, to go on from on a grown corpus instead of compressing
+#      the teacher afresh),
 #      RANK (96: shared low-rank rank; 4x384 r96 is 23.6 % of the teacher's LSTM),
 #      DRANK (4: displacement rank), TOEPLITZ_LAYERS (1),
 #      KD (0.5: distillation weight), THREADS (2), COMPARE_LIMIT (100 utterances a set),
@@ -39,6 +44,7 @@ STAGES="${STAGES:-corpus features lm teacher hybrid export tune compare}"
 THREADS="${THREADS:-2}"
 L="${TEACHER_LAYERS:-4}"
 H="${TEACHER_HIDDEN:-384}"
+TEACHER_CKPT="${TEACHER_CKPT:-$V2/teacher/best.pt}"
 OUT_TEACHER="${OUT_TEACHER:-$V2/teacher_model}"
 OUT_HYBRID="${OUT_HYBRID:-$V2/hybrid_model}"
 want() { [[ " $STAGES " == *" $1 "* ]]; }
@@ -96,17 +102,18 @@ if want hybrid; then
   stamp hybrid
   structure=(--arch hybrid --toeplitz-layers "${TOEPLITZ_LAYERS:-1}"
              --displacement-rank "${DRANK:-4}" --rank "${RANK:-96}")
-  if [ ! -f "$V2/hybrid_init/compressed.pt" ]; then
-    $PY compress.py "$V2/teacher/best.pt" "${structure[@]}" --out "$V2/hybrid_init"
+  init="${HYBRID_INIT:-$V2/hybrid_init/compressed.pt}"
+  if [ -z "${HYBRID_INIT:-}" ] && [ ! -f "$init" ]; then
+    $PY compress.py "$TEACHER_CKPT" "${structure[@]}" --out "$V2/hybrid_init"
   fi
   train "$V2/hybrid" --layers "$L" --hidden "$H" "${structure[@]}" \
-    --init "$V2/hybrid_init/compressed.pt" --epochs "${HYBRID_EPOCHS:-10}" \
-    --lr 8e-4 --warmup 100 --teacher "$V2/teacher/best.pt" --kd-weight "${KD:-0.5}"
+    --init "$init" --epochs "${HYBRID_EPOCHS:-10}" \
+    --lr 8e-4 --warmup 100 --teacher "$TEACHER_CKPT" --kd-weight "${KD:-0.5}"
 fi
 
 if want export; then
   stamp export
-  $PY export_onnx.py "$V2/teacher/best.pt" --out "$OUT_TEACHER" --name teacher \
+  $PY export_onnx.py "$TEACHER_CKPT" --out "$OUT_TEACHER" --name teacher \
     --reference-manifest "$M/test.tsv" --lm "$V2/lm.arpa"
   $PY export_onnx.py "$V2/hybrid/best.pt" --out "$OUT_HYBRID" --name hybrid \
     --reference-manifest "$M/test.tsv" --lm "$V2/lm.arpa"
