@@ -27,9 +27,11 @@
 #      TEACHER_LR (1.6e-3; a warm start wants less, e.g. 8e-4), TEACHER_WARMUP (300 steps),
 #      TEACHER_CKPT (work/$RUN_DIR/teacher/best.pt: the teacher the hybrid is compressed from,
 #      distilled from and exported as; another run's, e.g. work/v2/teacher/best.pt, lets a
-#      run skip the teacher stage), HYBRID_INIT (a hybrid checkpoint of the same structure,
-#      e.g. work/v2/hybrid/best.pt, to go on from on a grown corpus instead of compressing
-#      the teacher afresh),
+#      run skip the teacher stage; empty = no teacher: the hybrid trains on CTC alone and
+#      only it is exported and compared), HYBRID_INIT (a hybrid checkpoint of the same
+#      structure, e.g. work/v2/hybrid/best.pt, or a shipped hybrid's model.onnx, e.g.
+#      ../hybrid/model.onnx, read back by warm_start.py, to go on from on a new or grown
+#      corpus instead of compressing the teacher afresh), HYBRID_LR (8e-4),
 #      RANK (96: shared low-rank rank; 4x384 r96 is 23.6 % of the teacher's LSTM),
 #      DRANK (4: displacement rank), TOEPLITZ_LAYERS (1),
 #      KD (0.5: distillation weight), THREADS (2), COMPARE_LIMIT (100 utterances a set),
@@ -44,7 +46,7 @@ STAGES="${STAGES:-corpus features lm teacher hybrid export tune compare}"
 THREADS="${THREADS:-2}"
 L="${TEACHER_LAYERS:-4}"
 H="${TEACHER_HIDDEN:-384}"
-TEACHER_CKPT="${TEACHER_CKPT:-$V2/teacher/best.pt}"
+TEACHER_CKPT="${TEACHER_CKPT-$V2/teacher/best.pt}"
 OUT_TEACHER="${OUT_TEACHER:-$V2/teacher_model}"
 OUT_HYBRID="${OUT_HYBRID:-$V2/hybrid_model}"
 want() { [[ " $STAGES " == *" $1 "* ]]; }
@@ -103,17 +105,23 @@ if want hybrid; then
   structure=(--arch hybrid --toeplitz-layers "${TOEPLITZ_LAYERS:-1}"
              --displacement-rank "${DRANK:-4}" --rank "${RANK:-96}")
   init="${HYBRID_INIT:-$V2/hybrid_init/compressed.pt}"
-  if [ -z "${HYBRID_INIT:-}" ] && [ ! -f "$init" ]; then
+  if [[ "$init" == *.onnx ]]; then   # a shipped hybrid: read its weights back
+    [ -f "$V2/hybrid_init/shipped.pt" ] || $PY warm_start.py "$init" \
+      --stats work/feats_v2/train/stats.npz --out "$V2/hybrid_init/shipped.pt"
+    init="$V2/hybrid_init/shipped.pt"
+  elif [ -z "${HYBRID_INIT:-}" ] && [ ! -f "$init" ]; then
     $PY compress.py "$TEACHER_CKPT" "${structure[@]}" --out "$V2/hybrid_init"
   fi
+  kd=()
+  [ -n "$TEACHER_CKPT" ] && kd=(--teacher "$TEACHER_CKPT" --kd-weight "${KD:-0.5}")
   train "$V2/hybrid" --layers "$L" --hidden "$H" "${structure[@]}" \
     --init "$init" --epochs "${HYBRID_EPOCHS:-10}" \
-    --lr 8e-4 --warmup 100 --teacher "$TEACHER_CKPT" --kd-weight "${KD:-0.5}"
+    --lr "${HYBRID_LR:-8e-4}" --warmup 100 "${kd[@]}"
 fi
 
 if want export; then
   stamp export
-  $PY export_onnx.py "$TEACHER_CKPT" --out "$OUT_TEACHER" --name teacher \
+  [ -z "$TEACHER_CKPT" ] || $PY export_onnx.py "$TEACHER_CKPT" --out "$OUT_TEACHER" --name teacher \
     --reference-manifest "$M/test.tsv" --lm "$V2/lm.arpa"
   $PY export_onnx.py "$V2/hybrid/best.pt" --out "$OUT_HYBRID" --name hybrid \
     --reference-manifest "$M/test.tsv" --lm "$V2/lm.arpa"
@@ -122,7 +130,7 @@ fi
 if want tune; then
   stamp tune
   (cd ../.. && cargo build --release --quiet --example decode_eval)
-  for out in "$OUT_TEACHER" "$OUT_HYBRID"; do
+  for out in $([ -z "$TEACHER_CKPT" ] || echo "$OUT_TEACHER") "$OUT_HYBRID"; do
     $PY tune_decoder.py --decode-eval "${CARGO_TARGET_DIR:-../../target}/release/examples/decode_eval" \
       --model "$out/model.toml" --train-cache work/feats_v2/train --manifest "$M/train.tsv" \
       --out "$V2/tune/$(basename "$out")" --write
@@ -134,7 +142,9 @@ if want compare; then
   (cd ../.. && cargo build --release --quiet)
   out="$V2/compare"
   mkdir -p "$out"
-  $PY compare.py --model "teacher=$(realpath "$OUT_TEACHER")/model.toml" \
+  teacher=()
+  [ -z "$TEACHER_CKPT" ] || teacher=(--model "teacher=$(realpath "$OUT_TEACHER")/model.toml")
+  $PY compare.py "${teacher[@]}" \
     --model "hybrid=$(realpath "$OUT_HYBRID")/model.toml" --model "shipped=$(realpath ../hybrid)/model.toml" \
     --set kokoro="$M/test_kokoro.tsv" --set classic="$M/test.tsv" --set real="$M/dev.tsv" \
     --limit "${COMPARE_LIMIT:-100}" --out "$out" | tee "$out/table.md"

@@ -272,6 +272,29 @@ class ExportTest(unittest.TestCase):
         with torch.no_grad():
             np.testing.assert_allclose(back(x)[0].numpy(), model(x)[0].numpy(), atol=1e-4)
 
+    def test_a_shipped_compact_model_reads_back_as_the_same_function(self):
+        # Both first-layer kinds: Toeplitz-like (keeps its inv_std) and low-rank (takes the new std).
+        mean, std = np.random.default_rng(0).normal(size=240), np.linspace(0.5, 2.0, 240)
+        x = torch.randn(2, 29, 240) * 3
+        for arch, kw in (("hybrid", dict(rank=8, displacement_rank=2, toeplitz_layers=1)),
+                         ("shared-lowrank", dict(rank=8))):
+            with self.subTest(arch=arch):
+                torch.manual_seed(3)
+                model = AcousticModel(hidden=32, layers=3, arch=arch, **kw).eval()
+                model.set_cmvn(torch.randn(240), torch.rand(240) + 0.5)
+                with torch.no_grad():  # biases start at zero: give them values to read back
+                    for b in model.rnn.b:
+                        b.normal_()
+                with tempfile.TemporaryDirectory() as d:
+                    path = Path(d) / "model.onnx"
+                    path.write_bytes(export_onnx.build_graph(model).SerializeToString())
+                    (Path(d) / "model.toml").write_text(export_onnx.model_toml(model, "x", "d"))
+                    back = warm_start.compact_from_onnx(path, mean, std)
+                self.assertEqual(back.config, model.config)
+                np.testing.assert_allclose(back.cmvn_mean.numpy(), mean.astype(np.float32))
+                with torch.no_grad():
+                    np.testing.assert_allclose(back(x)[0].numpy(), model(x)[0].numpy(), atol=1e-4)
+
     def test_a_widened_model_computes_the_same_function(self):
         torch.manual_seed(2)
         model = AcousticModel(hidden=32, layers=3).eval()

@@ -1,15 +1,24 @@
-"""Start a teacher from a shipped dense model: read models/NAME/model.onnx (export_onnx.py's
-graph) back into a train.py checkpoint (`train.py --init`), optionally widened.
+"""Start training from a shipped model: read models/NAME/model.onnx (export_onnx.py's dense
+graph or compact_onnx.py's structured one) back into a train.py checkpoint (`train.py
+--init`); a dense model can also be widened.
 
 Why: checkpoints are never committed and a new machine comes with an empty cache, but the
-shipped ONNX holds every weight. Starting a teacher on a new corpus from the shipped dense
-model keeps what it learnt over earlier sessions instead of training from scratch; widening
-it (`--hidden`) gives a bigger teacher that starts as exactly the shipped model's function.
+shipped ONNX holds every weight. Starting a teacher, or the shipped hybrid itself, on a new
+corpus from the shipped model keeps what it learnt over earlier sessions instead of training
+from scratch; widening a dense model (`--hidden`) gives a bigger teacher that starts as
+exactly the shipped model's function.
 
 The exporter folded CMVN into layer 0 (compact_onnx.folded_cmvn: W diag(inv_std), b - W
 (mean * inv_std)); this undoes it for the new corpus's statistics, so the model computes the
 same function while its inputs are normalised the way train.py normalises them:
 W' = W_folded diag(std), b' = b_folded + W_folded mean.
+A Toeplitz-like first layer cannot absorb a column scale (its generators stay structured), so
+the exporter kept the scale apart (`col_scale`, the model's inv_std): the model read back keeps
+that inv_std and only the mean moves into the bias.
+
+The structured graph is read by walking it in the order compact_onnx.build_compact_graph
+writes its constants (per layer: input factors, col_scale, bias, recurrent factors,
+projection; then the output layer), matching them by their name hints.
 
 Widening (`widen`) keeps every old unit's weights, gives the new units fresh random incoming
 weights (PyTorch's LSTM initialisation) and zero outgoing ones (into the old units of the
@@ -22,6 +31,7 @@ the widened model computes the same log-probabilities until training moves the z
 from __future__ import annotations
 
 import argparse
+import re
 import tomllib
 from pathlib import Path
 
@@ -31,6 +41,7 @@ import torch
 from onnx import numpy_helper
 
 from export_onnx import TORCH_TO_ONNX_GATES
+from compact import SHARED, LowRank, SharedLowRank, ToeplitzLike
 from model import VOCAB, AcousticModel
 
 ONNX_TO_TORCH_GATES = [TORCH_TO_ONNX_GATES.index(g) for g in range(4)]
@@ -73,6 +84,87 @@ def dense_from_onnx(onnx_path: Path, mean: np.ndarray, std: np.ndarray) -> Acous
     return model.eval()
 
 
+# The hints compact_onnx gives the weight constants it writes (GraphBuilder.const).
+WEIGHT_HINTS = ("v_t", "u_t", "gen_g", "gen_h", "col_scale", "b", "p_t", "out_W", "out_b")
+
+
+def compact_from_onnx(onnx_path: Path, mean: np.ndarray, std: np.ndarray) -> AcousticModel:
+    """The compact AcousticModel a compact_onnx.py graph (Toeplitz mat-vec "dense") holds.
+
+    A low-rank first layer takes the new CMVN (mean, std) as the dense reader does; a
+    Toeplitz-like one keeps the exported inv_std and takes the new mean. Either way the model
+    computes the exported function."""
+    toml = tomllib.loads((onnx_path.parent / "model.toml").read_text())
+    m = toml["model"]
+    if m.get("variant", "dense") == "dense":
+        raise ValueError(f"{onnx_path}: a dense model; use dense_from_onnx")
+    if m.get("toeplitz_matvec", "dense") != "dense":
+        raise ValueError(f"{onnx_path}: only toeplitz_matvec = \"dense\" graphs store the generators")
+    feats, frames = toml["features"], toml["frames"]
+    model = AcousticModel(input_dim=feats["num_mel_bins"] * frames["stack"],
+                          hidden=toml["state"][0]["shape"][-1], layers=toml["state"][0]["shape"][0],
+                          vocab=len(VOCAB), num_mel_bins=feats["num_mel_bins"], stack=frames["stack"],
+                          subsample=frames["subsample"], arch=m["variant"], rank=m.get("rank", 0),
+                          displacement_rank=m.get("displacement_rank", 0),
+                          toeplitz_layers=m.get("toeplitz_layers", 0))
+    # Names are PREFIX HINT _ COUNT; a Scan body's constants carry its prefix "l<layer>_".
+    consts = [(re.sub(r"^l\d+_", "", t.name.rsplit("_", 1)[0]), numpy_helper.to_array(t))
+              for t in onnx.load(str(onnx_path)).graph.initializer]
+    consts = [(hint, a) for hint, a in consts if hint in WEIGHT_HINTS]
+    pos = 0
+
+    def take(hint: str) -> np.ndarray:
+        nonlocal pos
+        if pos >= len(consts) or consts[pos][0] != hint:
+            found = consts[pos][0] if pos < len(consts) else "the end"
+            raise ValueError(f"{onnx_path}: expected a {hint!r} constant, found {found} "
+                             f"(not a graph of this compact_onnx.py)")
+        pos += 1
+        return consts[pos - 1][1].astype(np.float64)
+
+    def read(w, first: bool) -> np.ndarray | None:
+        """Fill w's factors; returns the column scale a Toeplitz-like first layer kept."""
+        if isinstance(w, LowRank):
+            w.v.data = torch.from_numpy(take("v_t").T.copy()).float()
+            w.u.data = torch.from_numpy(take("u_t").T.copy()).float()
+        elif isinstance(w, SharedLowRank):
+            w.u.data = torch.from_numpy(take("u_t").T.copy()).float()
+        elif isinstance(w, ToeplitzLike):
+            for row in range(w.row_blocks):
+                for col in range(w.k):
+                    for j in range(w.rank):
+                        w.g.data[row, col, j] = torch.from_numpy(take("gen_g"))
+                        w.h.data[row, col, j] = torch.from_numpy(take("gen_h"))
+            return take("col_scale").reshape(-1) if first else None
+        return None
+
+    stack = model.rnn
+    mean = np.asarray(mean, np.float64)
+    with torch.no_grad():
+        for l, kind in enumerate(stack.kinds):
+            scale = read(stack.w_x[l], l == 0)
+            bias = take("b")
+            if l == 0:
+                if scale is None:   # low-rank V absorbs the new std: V' = V_folded diag(std)
+                    scale = 1.0 / np.asarray(std, np.float64)
+                    w_folded = stack.w_x[0].weight().double().numpy()
+                    stack.w_x[0].v.data *= torch.from_numpy(np.asarray(std, np.float32))
+                else:
+                    w_folded = stack.w_x[0].weight().double().numpy() * scale
+                bias = bias + w_folded @ mean   # b' = b_folded + W_folded mean
+                model.cmvn_mean.copy_(torch.from_numpy(mean))
+                model.cmvn_inv_std.copy_(torch.from_numpy(scale))
+            stack.b[l].data = torch.from_numpy(bias).float()
+            read(stack.w_h[l], False)
+            if kind == SHARED:
+                stack.projections[str(l)].p.data = torch.from_numpy(take("p_t").T.copy()).float()
+        model.output.weight.data = torch.from_numpy(take("out_W").T.copy()).float()
+        model.output.bias.data = torch.from_numpy(take("out_b")).float()
+    if pos != len(consts):
+        raise ValueError(f"{onnx_path}: {len(consts) - pos} weight constants left unread")
+    return model.eval()
+
+
 def widen(model: AcousticModel, hidden: int) -> AcousticModel:
     """The same dense model with `hidden` units per layer, computing the same function."""
     n = model.hidden
@@ -106,19 +198,23 @@ def widen(model: AcousticModel, hidden: int) -> AcousticModel:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("onnx", type=Path, help="a dense model.onnx (its model.toml beside it)")
+    p.add_argument("onnx", type=Path, help="a shipped model.onnx (its model.toml beside it)")
     p.add_argument("--stats", type=Path, required=True, help="the new corpus's stats.npz (features.py --stats)")
-    p.add_argument("--hidden", type=int, default=0, help="widen every layer to this many units")
+    p.add_argument("--hidden", type=int, default=0, help="widen every layer to this many units (dense only)")
     p.add_argument("--out", type=Path, required=True, help="checkpoint for train.py --init")
     a = p.parse_args()
     stats = np.load(a.stats)
-    model = dense_from_onnx(a.onnx, stats["mean"], stats["std"])
+    variant = tomllib.loads((a.onnx.parent / "model.toml").read_text())["model"].get("variant", "dense")
+    read = dense_from_onnx if variant == "dense" else compact_from_onnx
+    model = read(a.onnx, stats["mean"], stats["std"])
+    if a.hidden and variant != "dense":
+        raise SystemExit("--hidden widens dense models only")
     if a.hidden:
         model = widen(model, a.hidden)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(dict(model=model.state_dict(), config=model.config, epoch=0, history=[],
                     source=str(a.onnx)), a.out)
-    print(f"{a.onnx} -> {a.out}: {model.layers}x{model.hidden} dense")
+    print(f"{a.onnx} -> {a.out}: {model.layers}x{model.hidden} {model.arch}")
 
 
 if __name__ == "__main__":
