@@ -8,7 +8,9 @@
 #      in session 5), KOKORO_TRAIN_UTTS (8000: corpus v2's Kokoro sentences, a prefix of one
 #      seeded shuffle, so raising it later grows the corpus without re-synthesis; 0 gives
 #      the v1 corpus), TEST_UTTS_PER_VOICE (60: this cache drew 230 test sentences), WORKERS (2), SEED (1234),
-#      SYNTH_DEADLINE (unix time after which synthesis is cut; 0 = never).
+#      SYNTH_DEADLINE (unix time after which synthesis is cut; 0 = never), TRAIN_START (0:
+#      the training job synthesis starts at, wrapping around; 3318 starts after the 3,726
+#      jobs, 408 of them test jobs, of the corpus the session-11 hybrid was trained on).
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -L work ] || ./setup.sh
@@ -22,5 +24,6 @@ PYTHONPATH=. nice -n 10 .venv/bin/python -m corpus.build \
   --extra-train-utts "${EXTRA_TRAIN_UTTS:-0}" \
   --kokoro-train-utts "${KOKORO_TRAIN_UTTS:-8000}" \
   --test-utts-per-voice "${TEST_UTTS_PER_VOICE:-60}" \
+  --train-start "${TRAIN_START:-0}" \
   --workers "${WORKERS:-2}" \
   --synth-deadline "${SYNTH_DEADLINE:-0}" 2>&1 | tee "$LOG"

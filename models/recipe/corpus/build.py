@@ -92,7 +92,8 @@ def sentence_pool(text_dir: Path, seed: int, n_test: int) -> tuple[list[str], li
 
 
 def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice: int,
-              seed: int, audio_dir: Path, n_extra: int = 0, n_kokoro: int = 0) -> list[dict]:
+              seed: int, audio_dir: Path, n_extra: int = 0, n_kokoro: int = 0,
+              train_start: int = 0) -> list[dict]:
     """Assign sentences to voices. Returns synthesis jobs in a seeded random order.
 
     n_extra adds that many more training sentences (disjoint from the first n_train) drawn
@@ -100,6 +101,10 @@ def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice:
     same with or without the extension, so an existing corpus grows without re-synthesis.
     n_kokoro (corpus v2) adds Kokoro's held-out voices and that many Kokoro training
     sentences, disjoint from both draws; the jobs above keep their ids and seeds.
+    train_start rotates the training jobs so that synthesis starts at that one (and wraps
+    around): the same jobs, ids and seeds, in another order. Why: a new machine's empty cache
+    rebuilt the same first jobs each time; a build cut by its deadline that starts where the
+    shipped model's corpus ended gives a model trained on from that one new utterances.
     """
     rng = random.Random(seed)
     jobs = []
@@ -126,7 +131,9 @@ def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice:
     rng.shuffle(jobs)
     # Test sets first: a build cut short by its deadline still has complete evaluation sets.
     jobs.sort(key=lambda job: job["split"] != "test")
-    return jobs
+    n_test = sum(job["split"] == "test" for job in jobs)
+    k = n_test + train_start % max(1, len(jobs) - n_test)
+    return jobs[:n_test] + jobs[k:] + jobs[n_test:k]
 
 
 # Synthesis jobs a worker takes at once: their Whisper check reads them in packs (check.py).
@@ -238,6 +245,8 @@ def main() -> None:
     ap.add_argument("--kokoro-train-utts", type=int, default=0,
                     help="Kokoro training sentences (corpus v2; 0 = the v1 corpus)")
     ap.add_argument("--test-utts-per-voice", type=int, default=150)
+    ap.add_argument("--train-start", type=int, default=0,
+                    help="training job synthesis starts at (test jobs always come first)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--synth-deadline", type=float, default=0,
                     help="unix time after which no more synthesis jobs start (0 = none)")
@@ -254,7 +263,7 @@ def main() -> None:
              len(train_text), len(test_text))
 
     jobs = plan_jobs(train_text, test_text, a.train_utts, a.test_utts_per_voice, a.seed,
-                     work / "audio", a.extra_train_utts, a.kokoro_train_utts)
+                     work / "audio", a.extra_train_utts, a.kokoro_train_utts, a.train_start)
     res = _run_pool(_synth_pack, jobs, a.workers, "synth", a.synth_deadline or None,
                     PACK_JOBS)
     for j, d, err, _ in res:

@@ -121,6 +121,13 @@ class ExtensionTest(unittest.TestCase):
         self.assertFalse({j["text"] for j in k_train} & (others | set(test)))
         order = [j["split"] for j in plan_jobs(train, test, 400, 10, 5, Path("/a"), 100, 500)]
         self.assertEqual(order, sorted(order, key=lambda s: s != "test"))  # test sets first
+        # train_start: the same jobs, test sets still first, training from the given one on
+        plain = plan_jobs(train, test, 400, 10, 5, Path("/a"), 100, 500)
+        moved = plan_jobs(train, test, 400, 10, 5, Path("/a"), 100, 500, train_start=7)
+        n_test = order.count("test")
+        self.assertEqual(sorted(j["id"] for j in moved), sorted(j["id"] for j in plain))
+        self.assertEqual(moved[:n_test], plain[:n_test])
+        self.assertEqual(moved[n_test:], plain[n_test + 7:] + plain[n_test:n_test + 7])
 
 
 class PoolTest(unittest.TestCase):
