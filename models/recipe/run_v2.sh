@@ -20,8 +20,9 @@
 # + LM adds ~2.5 ms and the front end ~1.6 ms, so 4x512's hybrid would saturate near 260
 # streams (about 200 held at p95 < 300 ms) and 4x384's near 330.
 # Env: TEACHER_LAYERS (4), TEACHER_HIDDEN (384), TEACHER_EPOCHS (16), HYBRID_EPOCHS (10),
-#      TEACHER_INIT (a shipped dense model.onnx, e.g. ../baseline/model.onnx: the teacher
-#      starts from it, widened to TEACHER_HIDDEN, by warm_start.py; or a train.py checkpoint
+#      TEACHER_INIT (a shipped model.onnx, e.g. ../baseline/model.onnx or the hybrid's,
+#      ../hybrid/model.onnx: the teacher starts from it, made dense and widened to
+#      TEACHER_HIDDEN, by warm_start.py; or a train.py checkpoint
 #      of the same shape, e.g. work/v2/teacher/best.pt, to go on on a grown corpus; empty =
 #      from scratch), RUN_DIR (v2: the run's folder under work/; a new one starts new runs),
 #      TEACHER_LR (1.6e-3; a warm start wants less, e.g. 8e-4), TEACHER_WARMUP (300 steps),
@@ -91,7 +92,7 @@ if want teacher; then
     if [[ "$TEACHER_INIT" == *.pt ]]; then
       init=(--init "$TEACHER_INIT")
     else
-      [ -f "$V2/teacher_init.pt" ] || $PY warm_start.py "$TEACHER_INIT" \
+      [ -f "$V2/teacher_init.pt" ] || $PY warm_start.py "$TEACHER_INIT" --dense \
         --stats work/feats_v2/train/stats.npz --hidden "$H" --out "$V2/teacher_init.pt"
       init=(--init "$V2/teacher_init.pt")
     fi

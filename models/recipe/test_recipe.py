@@ -294,6 +294,10 @@ class ExportTest(unittest.TestCase):
                 np.testing.assert_allclose(back.cmvn_mean.numpy(), mean.astype(np.float32))
                 with torch.no_grad():
                     np.testing.assert_allclose(back(x)[0].numpy(), model(x)[0].numpy(), atol=1e-4)
+                    # and as a dense teacher of the same function, widened
+                    dense = warm_start.widen(warm_start.densify(back), 40)
+                    self.assertEqual(dense.arch, "dense")
+                    np.testing.assert_allclose(dense(x)[0].numpy(), model(x)[0].numpy(), atol=1e-4)
 
     def test_a_widened_model_computes_the_same_function(self):
         torch.manual_seed(2)

@@ -6,7 +6,8 @@ Why: checkpoints are never committed and a new machine comes with an empty cache
 shipped ONNX holds every weight. Starting a teacher, or the shipped hybrid itself, on a new
 corpus from the shipped model keeps what it learnt over earlier sessions instead of training
 from scratch; widening a dense model (`--hidden`) gives a bigger teacher that starts as
-exactly the shipped model's function.
+exactly the shipped model's function, and `--dense` makes a compact model the dense one of
+the same function (a teacher that starts from the shipped hybrid).
 
 The exporter folded CMVN into layer 0 (compact_onnx.folded_cmvn: W diag(inv_std), b - W
 (mean * inv_std)); this undoes it for the new corpus's statistics, so the model computes the
@@ -165,6 +166,29 @@ def compact_from_onnx(onnx_path: Path, mean: np.ndarray, std: np.ndarray) -> Aco
     return model.eval()
 
 
+def densify(model: AcousticModel) -> AcousticModel:
+    """The dense AcousticModel computing a compact model's function: each layer's W_x, W_h
+    materialised from its factors. Why: a teacher started from the shipped hybrid begins at
+    the hybrid's accuracy with all of a dense layer's capacity free to learn beyond it."""
+    if model.arch == "dense":
+        return model
+    cfg = {k: v for k, v in model.config.items()
+           if k not in ("arch", "rank", "displacement_rank", "toeplitz_layers")}
+    dense = AcousticModel(**cfg)
+    state = dense.state_dict()
+    stack = model.rnn
+    with torch.no_grad():
+        for name in ("cmvn_mean", "cmvn_inv_std", "output.weight", "output.bias"):
+            state[name] = model.state_dict()[name].clone()
+        for k in range(model.layers):  # both use PyTorch's gate order (i, f, g, o)
+            state[f"rnn.weight_ih_l{k}"] = stack.w_x[k].weight().detach().clone()
+            state[f"rnn.weight_hh_l{k}"] = stack.w_h[k].weight().detach().clone()
+            state[f"rnn.bias_ih_l{k}"] = stack.b[k].detach().clone()
+            state[f"rnn.bias_hh_l{k}"] = torch.zeros_like(stack.b[k])
+    dense.load_state_dict(state)
+    return dense.eval()
+
+
 def widen(model: AcousticModel, hidden: int) -> AcousticModel:
     """The same dense model with `hidden` units per layer, computing the same function."""
     n = model.hidden
@@ -200,15 +224,20 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("onnx", type=Path, help="a shipped model.onnx (its model.toml beside it)")
     p.add_argument("--stats", type=Path, required=True, help="the new corpus's stats.npz (features.py --stats)")
-    p.add_argument("--hidden", type=int, default=0, help="widen every layer to this many units (dense only)")
+    p.add_argument("--dense", action="store_true",
+                   help="a compact model becomes the dense model of the same function (a teacher)")
+    p.add_argument("--hidden", type=int, default=0,
+                   help="widen every layer to this many units (dense models, or with --dense)")
     p.add_argument("--out", type=Path, required=True, help="checkpoint for train.py --init")
     a = p.parse_args()
     stats = np.load(a.stats)
     variant = tomllib.loads((a.onnx.parent / "model.toml").read_text())["model"].get("variant", "dense")
     read = dense_from_onnx if variant == "dense" else compact_from_onnx
     model = read(a.onnx, stats["mean"], stats["std"])
-    if a.hidden and variant != "dense":
-        raise SystemExit("--hidden widens dense models only")
+    if a.dense:
+        model = densify(model)
+    if a.hidden and model.arch != "dense":
+        raise SystemExit("--hidden widens dense models only (add --dense)")
     if a.hidden:
         model = widen(model, a.hidden)
     a.out.parent.mkdir(parents=True, exist_ok=True)
