@@ -176,10 +176,10 @@ def densify(model: AcousticModel) -> AcousticModel:
            if k not in ("arch", "rank", "displacement_rank", "toeplitz_layers")}
     dense = AcousticModel(**cfg)
     state = dense.state_dict()
-    stack = model.rnn
+    stack, own = model.rnn, model.state_dict()
     with torch.no_grad():
         for name in ("cmvn_mean", "cmvn_inv_std", "output.weight", "output.bias"):
-            state[name] = model.state_dict()[name].clone()
+            state[name] = own[name].clone()
         for k in range(model.layers):  # both use PyTorch's gate order (i, f, g, o)
             state[f"rnn.weight_ih_l{k}"] = stack.w_x[k].weight().detach().clone()
             state[f"rnn.weight_hh_l{k}"] = stack.w_h[k].weight().detach().clone()
