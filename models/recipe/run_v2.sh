@@ -79,6 +79,20 @@ if want lm && { [ ! -f "$V2/lm.arpa" ] || [ work/text/train.txt -nt "$V2/lm.arpa
     --order 3 --cutoffs 1 2 2 --out "$V2/lm.arpa"
 fi
 
+# A checkpoint read back from a shipped model.onnx, cached under a name that holds the
+# ONNX's content hash and the feature stats it was normalised to, so a changed init or a
+# regrown corpus never reuses a stale one. Prints the checkpoint's path.
+from_onnx() {  # ONNX DIR, then warm_start.py flags
+  local onnx=$1 dir=$2; shift 2
+  local key
+  key=$(cat "$onnx" work/feats_v2/train/stats.npz | sha256sum | cut -c1-12)
+  local out="$dir/from-onnx-$key.pt"
+  mkdir -p "$dir"
+  [ -f "$out" ] || $PY warm_start.py "$onnx" --stats work/feats_v2/train/stats.npz \
+    "$@" --out "$out" >&2
+  echo "$out"
+}
+
 train() {  # EXP, then train.py flags
   local exp=$1; shift
   $PY train.py --train work/feats_v2/train --dev work/feats_v2/dev --exp "$exp" \
@@ -92,9 +106,7 @@ if want teacher; then
     if [[ "$TEACHER_INIT" == *.pt ]]; then
       init=(--init "$TEACHER_INIT")
     else
-      [ -f "$V2/teacher_init.pt" ] || $PY warm_start.py "$TEACHER_INIT" --dense \
-        --stats work/feats_v2/train/stats.npz --hidden "$H" --out "$V2/teacher_init.pt"
-      init=(--init "$V2/teacher_init.pt")
+      init=(--init "$(from_onnx "$TEACHER_INIT" "$V2/teacher_init" --dense --hidden "$H")")
     fi
   fi
   train "$V2/teacher" --layers "$L" --hidden "$H" --epochs "${TEACHER_EPOCHS:-16}" \
@@ -107,9 +119,7 @@ if want hybrid; then
              --displacement-rank "${DRANK:-4}" --rank "${RANK:-96}")
   init="${HYBRID_INIT:-$V2/hybrid_init/compressed.pt}"
   if [[ "$init" == *.onnx ]]; then   # a shipped hybrid: read its weights back
-    [ -f "$V2/hybrid_init/shipped.pt" ] || $PY warm_start.py "$init" \
-      --stats work/feats_v2/train/stats.npz --out "$V2/hybrid_init/shipped.pt"
-    init="$V2/hybrid_init/shipped.pt"
+    init=$(from_onnx "$init" "$V2/hybrid_init")
   elif [ -z "${HYBRID_INIT:-}" ] && [ ! -f "$init" ]; then
     $PY compress.py "$TEACHER_CKPT" "${structure[@]}" --out "$V2/hybrid_init"
   fi
