@@ -153,10 +153,13 @@ if want compare; then
   (cd ../.. && cargo build --release --quiet)
   out="$V2/compare"
   mkdir -p "$out"
+  # A snapshot of the shipped default, so copying a new model into ../hybrid while this
+  # runs cannot make later rows compare the new model with itself.
+  rm -rf "$out/shipped" && cp -r ../hybrid "$out/shipped"
   teacher=()
   [ -z "$TEACHER_CKPT" ] || teacher=(--model "teacher=$(realpath "$OUT_TEACHER")/model.toml")
   $PY compare.py "${teacher[@]}" \
-    --model "hybrid=$(realpath "$OUT_HYBRID")/model.toml" --model "shipped=$(realpath ../hybrid)/model.toml" \
+    --model "hybrid=$(realpath "$OUT_HYBRID")/model.toml" --model "shipped=$(realpath "$out/shipped")/model.toml" \
     --set kokoro="$M/test_kokoro.tsv" --set classic="$M/test.tsv" --set real="$M/dev.tsv" \
     --limit "${COMPARE_LIMIT:-100}" --out "$out" | tee "$out/table.md"
 fi
