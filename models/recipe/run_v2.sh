@@ -83,13 +83,11 @@ fi
 # ONNX's content hash and the feature stats it was normalised to, so a changed init or a
 # regrown corpus never reuses a stale one. Prints the checkpoint's path.
 from_onnx() {  # ONNX DIR, then warm_start.py flags
-  local onnx=$1 dir=$2; shift 2
-  local key
-  key=$(cat "$onnx" work/feats_v2/train/stats.npz | sha256sum | cut -c1-12)
+  local onnx=$1 dir=$2 stats=work/feats_v2/train/stats.npz key; shift 2
+  key=$(cat "$onnx" "$stats" | sha256sum | cut -c1-12)
   local out="$dir/from-onnx-$key.pt"
   mkdir -p "$dir"
-  [ -f "$out" ] || $PY warm_start.py "$onnx" --stats work/feats_v2/train/stats.npz \
-    "$@" --out "$out" >&2
+  [ -f "$out" ] || $PY warm_start.py "$onnx" --stats "$stats" "$@" --out "$out" >&2
   echo "$out"
 }
 
