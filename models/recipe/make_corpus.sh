@@ -10,7 +10,9 @@
 #      the v1 corpus), TEST_UTTS_PER_VOICE (60: this cache drew 230 test sentences), WORKERS (2), SEED (1234),
 #      SYNTH_DEADLINE (unix time after which synthesis is cut; 0 = never), TRAIN_START (0:
 #      the training job synthesis starts at, wrapping around; 3318 starts after the 3,726
-#      jobs, 408 of them test jobs, of the corpus the session-11 hybrid was trained on).
+#      jobs, 408 of them test jobs, of the corpus the session-11 hybrid was trained on),
+#      TRAIN_FIRST_IDX (0: off; 108000 puts the Kokoro jobs that KOKORO_TRAIN_UTTS=16000
+#      adds to the default 8000 first, so a deadline-cut build is all new to the shipped model).
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -L work ] || ./setup.sh
@@ -25,5 +27,6 @@ PYTHONPATH=. nice -n 10 .venv/bin/python -m corpus.build \
   --kokoro-train-utts "${KOKORO_TRAIN_UTTS:-8000}" \
   --test-utts-per-voice "${TEST_UTTS_PER_VOICE:-60}" \
   --train-start "${TRAIN_START:-0}" \
+  --first-idx "${TRAIN_FIRST_IDX:-0}" \
   --workers "${WORKERS:-2}" \
   --synth-deadline "${SYNTH_DEADLINE:-0}" 2>&1 | tee "$LOG"

@@ -93,7 +93,7 @@ def sentence_pool(text_dir: Path, seed: int, n_test: int) -> tuple[list[str], li
 
 def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice: int,
               seed: int, audio_dir: Path, n_extra: int = 0, n_kokoro: int = 0,
-              train_start: int = 0) -> list[dict]:
+              train_start: int = 0, first_idx: int = 0) -> list[dict]:
     """Assign sentences to voices. Returns synthesis jobs in a seeded random order.
 
     n_extra adds that many more training sentences (disjoint from the first n_train) drawn
@@ -105,6 +105,10 @@ def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice:
     around): the same jobs, ids and seeds, in another order. Why: a new machine's empty cache
     rebuilt the same first jobs each time; a build cut by its deadline that starts where the
     shipped model's corpus ended gives a model trained on from that one new utterances.
+    first_idx (0 = off) then moves the training jobs whose idx is at least first_idx to the
+    front, in that order: after growing a draw (n_kokoro 8000 -> 16000, say, whose new jobs
+    have idx >= KOKORO_IDX0 + 8000) a deadline-cut build makes the utterances no shipped
+    model has heard first, though the global shuffle scatters them among the old ones.
     """
     rng = random.Random(seed)
     jobs = []
@@ -133,7 +137,11 @@ def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice:
     jobs.sort(key=lambda job: job["split"] != "test")
     n_test = sum(job["split"] == "test" for job in jobs)
     k = n_test + train_start % max(1, len(jobs) - n_test)
-    return jobs[:n_test] + jobs[k:] + jobs[n_test:k]
+    train_jobs = jobs[k:] + jobs[n_test:k]
+    if first_idx:
+        train_jobs = ([j for j in train_jobs if j["idx"] >= first_idx] +
+                      [j for j in train_jobs if j["idx"] < first_idx])
+    return jobs[:n_test] + train_jobs
 
 
 # Synthesis jobs a worker takes at once: their Whisper check reads them in packs (check.py).
@@ -247,6 +255,8 @@ def main() -> None:
     ap.add_argument("--test-utts-per-voice", type=int, default=150)
     ap.add_argument("--train-start", type=int, default=0,
                     help="training job synthesis starts at (test jobs always come first)")
+    ap.add_argument("--first-idx", type=int, default=0,
+                    help="training jobs with an idx at least this come first (0 = off)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--synth-deadline", type=float, default=0,
                     help="unix time after which no more synthesis jobs start (0 = none)")
@@ -263,7 +273,8 @@ def main() -> None:
              len(train_text), len(test_text))
 
     jobs = plan_jobs(train_text, test_text, a.train_utts, a.test_utts_per_voice, a.seed,
-                     work / "audio", a.extra_train_utts, a.kokoro_train_utts, a.train_start)
+                     work / "audio", a.extra_train_utts, a.kokoro_train_utts, a.train_start,
+                     a.first_idx)
     res = _run_pool(_synth_pack, jobs, a.workers, "synth", a.synth_deadline or None,
                     PACK_JOBS)
     for j, d, err, _ in res:

@@ -13,7 +13,7 @@ import soundfile as sf
 from pathlib import Path
 
 from .augment import augment
-from .build import EXTRA_IDX0, plan_jobs, sentence_pool
+from .build import EXTRA_IDX0, KOKORO_IDX0, plan_jobs, sentence_pool
 from . import check as check_mod
 from .check import check_many, check_text, split_reading, verdict
 from .normalize import normalize, number_to_words, ordinal_words, year_words
@@ -128,6 +128,13 @@ class ExtensionTest(unittest.TestCase):
         self.assertEqual(sorted(j["id"] for j in moved), sorted(j["id"] for j in plain))
         self.assertEqual(moved[:n_test], plain[:n_test])
         self.assertEqual(moved[n_test:], plain[n_test + 7:] + plain[n_test:n_test + 7])
+        # first_idx: the grown draw's new jobs first, in order, then the rest as before
+        first = plan_jobs(train, test, 400, 10, 5, Path("/a"), 100, 500, train_start=7,
+                          first_idx=KOKORO_IDX0 + 200)
+        new = [j for j in moved[n_test:] if j["idx"] >= KOKORO_IDX0 + 200]
+        self.assertEqual(len(new), 300)
+        self.assertEqual(first[:n_test], moved[:n_test])
+        self.assertEqual(first[n_test:], new + [j for j in moved[n_test:] if j not in new])
 
 
 class PoolTest(unittest.TestCase):
