@@ -12,7 +12,10 @@
 #      the training job synthesis starts at, wrapping around; 3318 starts after the 3,726
 #      jobs, 408 of them test jobs, of the corpus the session-11 hybrid was trained on),
 #      TRAIN_FIRST_IDX (0: off; 108000 puts the Kokoro jobs that KOKORO_TRAIN_UTTS=16000
-#      adds to the default 8000 first, so a deadline-cut build is all new to the shipped model).
+#      adds to the default 8000 first, so a deadline-cut build is all new to the shipped model),
+#      TRAIN_FIRST_ENGINES (empty; e.g. espeak,flite,festival,piper: those engines' training
+#      jobs first of all, as cheap replay beside new Kokoro speech). Whatever the order,
+#      training jobs whose WAV the cache already holds are tried before any new one.
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -L work ] || ./setup.sh
@@ -28,5 +31,6 @@ PYTHONPATH=. nice -n 10 .venv/bin/python -m corpus.build \
   --test-utts-per-voice "${TEST_UTTS_PER_VOICE:-60}" \
   --train-start "${TRAIN_START:-0}" \
   --first-idx "${TRAIN_FIRST_IDX:-0}" \
+  --first-engines "${TRAIN_FIRST_ENGINES:-}" \
   --workers "${WORKERS:-2}" \
   --synth-deadline "${SYNTH_DEADLINE:-0}" 2>&1 | tee "$LOG"

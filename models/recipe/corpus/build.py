@@ -93,7 +93,8 @@ def sentence_pool(text_dir: Path, seed: int, n_test: int) -> tuple[list[str], li
 
 def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice: int,
               seed: int, audio_dir: Path, n_extra: int = 0, n_kokoro: int = 0,
-              train_start: int = 0, first_idx: int = 0) -> list[dict]:
+              train_start: int = 0, first_idx: int = 0,
+              first_engines: tuple[str, ...] = ()) -> list[dict]:
     """Assign sentences to voices. Returns synthesis jobs in a seeded random order.
 
     n_extra adds that many more training sentences (disjoint from the first n_train) drawn
@@ -109,6 +110,8 @@ def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice:
     front, in that order: after growing a draw (n_kokoro 8000 -> 16000, say, whose new jobs
     have idx >= KOKORO_IDX0 + 8000) a deadline-cut build makes the utterances no shipped
     model has heard first, though the global shuffle scatters them among the old ones.
+    first_engines then moves those engines' training jobs to the very front: cheap replay
+    of the older engines beside new Kokoro speech.
     """
     rng = random.Random(seed)
     jobs = []
@@ -141,6 +144,9 @@ def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice:
     if first_idx:
         train_jobs = ([j for j in train_jobs if j["idx"] >= first_idx] +
                       [j for j in train_jobs if j["idx"] < first_idx])
+    if first_engines:
+        train_jobs = ([j for j in train_jobs if j["voice"].engine in first_engines] +
+                      [j for j in train_jobs if j["voice"].engine not in first_engines])
     return jobs[:n_test] + train_jobs
 
 
@@ -257,6 +263,8 @@ def main() -> None:
                     help="training job synthesis starts at (test jobs always come first)")
     ap.add_argument("--first-idx", type=int, default=0,
                     help="training jobs with an idx at least this come first (0 = off)")
+    ap.add_argument("--first-engines", default="",
+                    help="comma-separated engines whose training jobs come first of all")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--synth-deadline", type=float, default=0,
                     help="unix time after which no more synthesis jobs start (0 = none)")
@@ -274,7 +282,13 @@ def main() -> None:
 
     jobs = plan_jobs(train_text, test_text, a.train_utts, a.test_utts_per_voice, a.seed,
                      work / "audio", a.extra_train_utts, a.kokoro_train_utts, a.train_start,
-                     a.first_idx)
+                     a.first_idx, tuple(filter(None, a.first_engines.split(","))))
+    # Training jobs already made come first: a build whose order changed (other flags) and
+    # is cut by its deadline still holds everything the cache has.
+    made = lambda job: os.path.exists(job["path"])
+    jobs = ([j for j in jobs if j["split"] == "test"] +
+            [j for j in jobs if j["split"] == "train" and made(j)] +
+            [j for j in jobs if j["split"] == "train" and not made(j)])
     res = _run_pool(_synth_pack, jobs, a.workers, "synth", a.synth_deadline or None,
                     PACK_JOBS)
     for j, d, err, _ in res:

@@ -135,6 +135,12 @@ class ExtensionTest(unittest.TestCase):
         self.assertEqual(len(new), 300)
         self.assertEqual(first[:n_test], moved[:n_test])
         self.assertEqual(first[n_test:], new + [j for j in moved[n_test:] if j not in new])
+        # first_engines: those engines' jobs before all others, order kept within each part
+        both = plan_jobs(train, test, 400, 10, 5, Path("/a"), 100, 500, train_start=7,
+                         first_idx=KOKORO_IDX0 + 200, first_engines=("espeak", "flite"))
+        cheap = [j for j in first[n_test:] if j["voice"].engine in ("espeak", "flite")]
+        self.assertTrue(cheap)
+        self.assertEqual(both[n_test:], cheap + [j for j in first[n_test:] if j not in cheap])
 
 
 class PoolTest(unittest.TestCase):
