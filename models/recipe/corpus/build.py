@@ -141,12 +141,11 @@ def plan_jobs(train: list[str], test: list[str], n_train: int, n_test_per_voice:
     n_test = sum(job["split"] == "test" for job in jobs)
     k = n_test + train_start % max(1, len(jobs) - n_test)
     train_jobs = jobs[k:] + jobs[n_test:k]
+    # Stable sorts on a yes/no key: the chosen jobs move to the front, each part in order.
     if first_idx:
-        train_jobs = ([j for j in train_jobs if j["idx"] >= first_idx] +
-                      [j for j in train_jobs if j["idx"] < first_idx])
+        train_jobs.sort(key=lambda job: job["idx"] < first_idx)
     if first_engines:
-        train_jobs = ([j for j in train_jobs if j["voice"].engine in first_engines] +
-                      [j for j in train_jobs if j["voice"].engine not in first_engines])
+        train_jobs.sort(key=lambda job: job["voice"].engine not in first_engines)
     return jobs[:n_test] + train_jobs
 
 
@@ -285,10 +284,7 @@ def main() -> None:
                      a.first_idx, tuple(filter(None, a.first_engines.split(","))))
     # Training jobs already made come first: a build whose order changed (other flags) and
     # is cut by its deadline still holds everything the cache has.
-    made = lambda job: os.path.exists(job["path"])
-    jobs = ([j for j in jobs if j["split"] == "test"] +
-            [j for j in jobs if j["split"] == "train" and made(j)] +
-            [j for j in jobs if j["split"] == "train" and not made(j)])
+    jobs.sort(key=lambda job: job["split"] == "train" and not os.path.exists(job["path"]))
     res = _run_pool(_synth_pack, jobs, a.workers, "synth", a.synth_deadline or None,
                     PACK_JOBS)
     for j, d, err, _ in res:
